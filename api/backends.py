@@ -1,0 +1,137 @@
+"""The backends one app talks to, built on first use once per process and cached on the app.
+
+gunicorn forks its workers after loading the config; a kafka-python producer (and its I/O
+thread) or a Redis connection pool must not cross a fork, so nothing here is built before the
+first request that needs it, and a value built in another process is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from flask import Flask, current_app
+from kafka.errors import KafkaError
+
+from api.probes import KafkaProbe
+from ingest.errors import Unavailable
+from ingest.publisher import EventPublisher, kafka_publisher
+from ingest.settings import Settings
+from recommender.artifacts import DirectoryModelSource, ModelSource
+from recommender.service import RecommendationService
+from stream.redis_store import redis_feature_store
+from stream.store import FeatureStore
+
+EXTENSION_KEY = "streamrec"
+# Readiness probes must answer well within a load balancer's probe timeout.
+PROBE_TIMEOUT_SECONDS = 2.0
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Lazy(Generic[T]):
+    """A value built by ``factory`` on first use, once per process; thread-safe."""
+
+    def __init__(self, factory: Callable[[], T], given: T | None = None) -> None:
+        self._factory = factory
+        self._value = given
+        self._given = given is not None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """Return the value, building it now if this process has none yet."""
+        with self._lock:
+            if self._value is None or not self._built_here():
+                # If the factory raises, nothing is cached: the next call tries again.
+                self._value = self._factory()
+                self._pid = os.getpid()
+            return self._value
+
+    def peek(self) -> T | None:
+        """Return the value if this process has one already, else None (never builds)."""
+        return self._value if self._built_here() else None
+
+    def _built_here(self) -> bool:
+        return self._given or self._pid == os.getpid()
+
+    @property
+    def built(self) -> bool:
+        """Tell whether this process built the value (an injected value is not ours to close)."""
+        return not self._given and self._value is not None and self._pid == os.getpid()
+
+
+class Backends:
+    """Settings plus the store, publisher, model source and service of one app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: FeatureStore | None = None,
+        publisher: EventPublisher | None = None,
+        models: ModelSource | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = Lazy(lambda: redis_feature_store(settings), store)
+        self.publisher = Lazy(lambda: _connect_publisher(settings), publisher)
+        self.models = Lazy(
+            lambda: DirectoryModelSource(settings.model_dir, settings.model_check_seconds), models
+        )
+        self.service = Lazy(lambda: RecommendationService(self.store.get(), self.models.get()))
+        self.kafka_probe = KafkaProbe(
+            settings.kafka_bootstrap,
+            min(PROBE_TIMEOUT_SECONDS, settings.kafka_request_timeout_seconds),
+        )
+
+    def close(self) -> None:
+        """Close the publisher this process built (flushing the producer), if any."""
+        if self.publisher.built:
+            publisher = self.publisher.get()
+            try:
+                publisher.close()
+            except Exception:  # shutting down: log and carry on
+                log.exception("closing the event publisher failed")
+
+
+def _connect_publisher(settings: Settings) -> EventPublisher:
+    try:
+        return kafka_publisher(settings)
+    except KafkaError as exc:  # the producer bootstraps in its constructor
+        raise Unavailable(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+
+
+def backends(app: Flask | None = None) -> Backends:
+    """Return the backends of ``app`` (default: the current app)."""
+    target = app if app is not None else current_app
+    found: Backends = target.extensions[EXTENSION_KEY]
+    return found
+
+
+def get_settings() -> Settings:
+    """Return the current app's settings."""
+    return backends().settings
+
+
+def get_store() -> FeatureStore:
+    """Return the current app's feature store, connecting it on first use."""
+    return backends().store.get()
+
+
+def get_publisher() -> EventPublisher:
+    """Return the current app's event publisher, connecting it on first use."""
+    return backends().publisher.get()
+
+
+def get_models() -> ModelSource:
+    """Return the current app's model source."""
+    return backends().models.get()
+
+
+def get_service() -> RecommendationService:
+    """Return the current app's recommendation service."""
+    return backends().service.get()

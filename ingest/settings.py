@@ -1,0 +1,101 @@
+"""The one typed settings object: read from STREAMREC_* environment variables, localhost defaults.
+
+Nothing else in streamrec reads ``os.environ``. Unknown STREAMREC_* variables and invalid values
+fail at start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.errors import ConfigError
+
+ENV_PREFIX = "STREAMREC_"
+
+# Variables read by the shell scripts only (ports of the services they provision, state dirs);
+# accepted here so that one environment serves both without tripping the unknown-key check.
+SCRIPT_ONLY_VARIABLES = frozenset(
+    {
+        "KAFKA_PORT",
+        "KAFKA_CONTROLLER_PORT",
+        "REDIS_PORT",
+        "STATE_DIR",
+        "CACHE_DIR",
+        "DATA_DIR",
+        "REPLAY_LIMIT",
+    }
+)
+
+
+class Settings(BaseSettings):
+    """Everything a streamrec process can be configured with (env var = STREAMREC_ + name)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # Kafka
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    events_topic: str = "watch-events"
+    dlq_topic: str = "watch-events-dlq"
+    topic_partitions: int = Field(default=6, ge=1, le=1000)
+    stream_group_id: str = "streamrec-stream"
+    kafka_request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Redis
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    key_prefix: str = Field(default="sr", pattern=r"^[A-Za-z0-9_.-]{1,32}$")
+    history_length: int = Field(default=200, ge=1, le=10_000)
+    dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # Model
+    model_dir: Path = Path("var/models")
+    model_keep: int = Field(default=5, ge=1)
+    model_check_seconds: float = Field(default=2.0, ge=0)
+    als_factors: int = Field(default=64, ge=1, le=1024)
+    als_regularization: float = Field(default=0.05, ge=0)
+    als_alpha: float = Field(default=2.0, gt=0)
+    als_iterations: int = Field(default=15, ge=1, le=1000)
+    random_seed: int = 42
+    train_interval_seconds: float = Field(default=0, ge=0)
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=2, ge=1, le=64)
+    max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _topics_differ(self) -> Settings:
+        if self.events_topic == self.dlq_topic:
+            raise ValueError("events_topic and dlq_topic must differ")
+        return self
+
+
+def unknown_variables(environ: dict[str, str]) -> list[str]:
+    """Return STREAMREC_* variables that name no setting (typos caught at start-up)."""
+    known = {name.upper() for name in Settings.model_fields} | SCRIPT_ONLY_VARIABLES
+    return sorted(
+        key for key in environ if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :] not in known
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment plus explicit overrides; raise ConfigError if bad."""
+    unknown = unknown_variables(dict(os.environ))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Training, publishing and serving the ALS recommendation model."""

@@ -1,0 +1,26 @@
+"""UTC time stamps (RFC 3339) and sortable model version names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+# "20261125T190102Z-1a2b3c": sorts by training time; the suffix tells apart same-second runs.
+VERSION_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+
+
+def utc_now() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """Format a time as RFC 3339 UTC with milliseconds, e.g. ``2026-11-25T19:01:02.123Z``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def new_version(moment: datetime) -> str:
+    """Return a new model version name for a model trained at ``moment``."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

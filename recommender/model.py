@@ -1,0 +1,169 @@
+"""A trained model: item ids, item factors and metadata; users are folded in at request time."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.errors import NotFound
+from recommender.foldin import fold_in, gramian
+from recommender.matrix import positive_items
+
+Scored = list[tuple[str, float]]
+
+
+class Model:
+    """Item factors of a trained ALS model; immutable once built (arrays are read-only)."""
+
+    def __init__(
+        self,
+        version: str,
+        item_ids: npt.ArrayLike,
+        item_factors: npt.ArrayLike,
+        metadata: dict[str, Any],
+    ) -> None:
+        ids, factors = _checked_arrays(item_ids, item_factors)
+        if metadata.get("version", version) != version:
+            raise ValueError(f"metadata version {metadata['version']!r} != version {version!r}")
+        try:
+            params = metadata["params"]
+            self._regularization = float(params["regularization"])
+            self._alpha = float(params["alpha"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"metadata.params needs regularization and alpha: {exc}") from None
+        ids.setflags(write=False)
+        factors.setflags(write=False)
+        self._version = version
+        self._item_ids = ids
+        self._item_factors = factors
+        self._metadata = metadata
+        self._item_index = {str(item_id): index for index, item_id in enumerate(ids)}
+        self._gram = gramian(factors)
+
+    def __repr__(self) -> str:
+        n_items, n_factors = self._item_factors.shape
+        return f"Model(version={self._version!r}, n_items={n_items}, factors={n_factors})"
+
+    @property
+    def version(self) -> str:
+        """Return the version name (sortable by training time)."""
+        return self._version
+
+    @property
+    def item_ids(self) -> npt.NDArray[np.str_]:
+        """Return the item ids, row i naming row i of item_factors."""
+        return self._item_ids
+
+    @property
+    def item_factors(self) -> npt.NDArray[np.float32]:
+        """Return the n_items x factors float32 item factors."""
+        return self._item_factors
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Return the JSON-able metadata (version, trained_at, params, counts, popular items)."""
+        return self._metadata
+
+    @property
+    def item_index(self) -> dict[str, int]:
+        """Return item_id -> row of item_factors."""
+        return self._item_index
+
+    @property
+    def gram(self) -> npt.NDArray[np.float64]:
+        """Return YtY of the item factors (cached for fold-in)."""
+        return self._gram
+
+    @cached_property
+    def _unit_factors(self) -> npt.NDArray[np.float32]:
+        norms = np.linalg.norm(self._item_factors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (self._item_factors / norms).astype(np.float32)
+
+    def user_vector(self, user_items: dict[str, float]) -> npt.NDArray[np.float32] | None:
+        """Fold in the user's positive items known to the model; None if there are none."""
+        known = [
+            (self._item_index[item_id], weight)
+            for item_id, weight in sorted(positive_items(user_items).items())
+            if item_id in self._item_index
+        ]
+        if not known:
+            return None
+        indices = np.fromiter((index for index, _ in known), dtype=np.int64, count=len(known))
+        weights = np.fromiter((weight for _, weight in known), dtype=np.float64, count=len(known))
+        return fold_in(
+            self._item_factors, self._gram, indices, weights, self._regularization, self._alpha
+        )
+
+    def recommend(self, user_items: dict[str, float], k: int, exclude: set[str]) -> Scored:
+        """Return the user's top k (item_id, score), best first, leaving out ``exclude``."""
+        vector = self.user_vector(user_items)
+        if vector is None:
+            return []
+        scores = self._item_factors @ vector
+        return self._top_k(scores, k, self._indices_of(exclude))
+
+    def similar_items(self, item_id: str, k: int) -> Scored:
+        """Return the k items most cosine-similar to ``item_id`` (not itself), best first."""
+        index = self._item_index.get(item_id)
+        if index is None:
+            raise NotFound(
+                f"item {item_id!r} is not in model {self._version}", {"item_id": item_id}
+            )
+        scores = self._unit_factors @ self._unit_factors[index]
+        return self._top_k(scores, k, np.array([index], dtype=np.int64))
+
+    def popular_items(self, k: int) -> Scored:
+        """Return the k most popular training items (by summed weight) with their weights."""
+        popular = self._metadata.get("popular_items", [])
+        return [(str(item_id), float(score)) for item_id, score in popular[: max(k, 0)]]
+
+    def _indices_of(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
+        found = [self._item_index[i] for i in item_ids if i in self._item_index]
+        return np.array(sorted(found), dtype=np.int64)
+
+    def _top_k(
+        self, scores: npt.NDArray[np.floating], k: int, banned: npt.NDArray[np.int64]
+    ) -> Scored:
+        """Rank by score, ties by item id; argpartition keeps it O(n) for a big catalogue."""
+        scores = np.array(scores, dtype=np.float64)
+        scores[banned] = -np.inf
+        count = min(k, scores.size - banned.size)
+        if count <= 0:
+            return []
+        if count < scores.size:
+            top = np.argpartition(-scores, count - 1)[:count]
+            # Every item tied with the k-th score competes, so ties resolve by id, not position.
+            candidates = np.flatnonzero(scores >= scores[top].min())
+        else:
+            candidates = np.arange(scores.size)
+        order = np.lexsort((self._item_ids[candidates], -scores[candidates]))
+        chosen = candidates[order][:count]
+        return [(str(self._item_ids[i]), float(scores[i])) for i in chosen]
+
+
+def _checked_arrays(
+    item_ids: npt.ArrayLike, item_factors: npt.ArrayLike
+) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.float32]]:
+    ids = np.array(item_ids)
+    if ids.size == 0:
+        ids = ids.astype(np.str_)
+    factors = np.array(item_factors)
+    if ids.ndim != 1 or ids.dtype.kind != "U":
+        raise ValueError(f"item_ids must be a 1-D unicode array, got {ids.dtype} {ids.shape}")
+    if factors.ndim != 2 or factors.dtype.kind != "f":
+        raise ValueError(
+            f"item_factors must be a 2-D float array, got {factors.dtype} {factors.shape}"
+        )
+    if factors.shape[0] != ids.shape[0]:
+        raise ValueError(
+            f"item_factors has {factors.shape[0]} rows but there are {ids.shape[0]} item_ids"
+        )
+    if np.unique(ids).size != ids.size:
+        raise ValueError("item_ids must be unique")
+    if not np.all(np.isfinite(factors)):
+        raise ValueError("item_factors must be finite")
+    return ids, factors.astype(np.float32, copy=False)

@@ -1,0 +1,141 @@
+"""How the app is wired: lazy per-process backends, the Kafka probe and the gunicorn config."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import threading
+
+import pytest
+from flask import Flask
+from kafka.errors import KafkaTimeoutError
+
+from api import create_app
+from api.backends import Lazy, backends
+from api.probes import KafkaProbe
+from api.server import StreamrecGunicorn, gunicorn_options
+from ingest.errors import Unavailable
+from ingest.settings import Settings
+from stream.store import InMemoryFeatureStore
+from tests.unit.conftest import assert_error, event
+
+
+def test_create_app_connects_nothing(settings: Settings) -> None:
+    app = create_app(settings)
+    deps = backends(app)
+    assert (deps.store.peek(), deps.publisher.peek(), deps.models.peek()) == (None, None, None)
+    assert app.test_client().get("/healthz").status_code == 200
+    assert deps.publisher.peek() is None
+
+
+def test_lazy_builds_once_for_many_threads() -> None:
+    built: list[object] = []
+    start = threading.Barrier(8)
+
+    def factory() -> object:
+        built.append(object())
+        return built[-1]
+
+    lazy = Lazy(factory)
+    results: list[object] = []
+
+    def use() -> None:
+        start.wait()
+        results.append(lazy.get())
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1
+    assert results == built * 8
+
+
+def test_lazy_rebuilds_in_a_forked_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    lazy = Lazy(object)
+    given = Lazy(InMemoryFeatureStore, given=InMemoryFeatureStore())
+    parent_value, parent_given = lazy.get(), given.get()
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a gunicorn worker
+    assert lazy.peek() is None
+    assert lazy.get() is not parent_value
+    assert given.get() is parent_given  # injected values belong to the caller
+
+
+def test_lazy_does_not_cache_a_failure() -> None:
+    attempts: list[int] = []
+
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise Unavailable("not yet")
+        return "connected"
+
+    lazy = Lazy(flaky)
+    with pytest.raises(Unavailable):
+        lazy.get()
+    assert lazy.get() == "connected"
+
+
+def test_kafka_down_at_first_publish_is_503(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_brokers(_: Settings) -> None:
+        raise KafkaTimeoutError("Unable to bootstrap")
+
+    monkeypatch.setattr("api.backends.kafka_publisher", no_brokers)
+    response = create_app(settings).test_client().post("/v1/events", json=event("u1", "a1"))
+    assert response.status_code == 503
+    assert "Retry-After" in response.headers
+    assert_error(response.get_json(), "unavailable")
+
+
+def test_readyz_probes_kafka_when_the_publisher_is_the_default(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(_: KafkaProbe) -> None:
+        raise Unavailable("Kafka at 127.0.0.1:19092 did not answer")
+
+    monkeypatch.setattr(KafkaProbe, "check", broker_down)
+    app = create_app(settings, store=InMemoryFeatureStore())
+    body = app.test_client().get("/readyz").get_json()
+    assert body["checks"]["kafka"] == "unavailable"
+    assert body["checks"]["model"] == "missing"  # the empty model_dir of the test settings
+    assert backends(app).publisher.peek() is None  # readiness never builds the producer
+
+
+def test_kafka_probe_fails_fast_when_nothing_listens() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(Unavailable, match="did not answer"):
+        KafkaProbe(f"127.0.0.1:{port}", timeout_seconds=0.3).check()
+
+
+def test_gunicorn_options_follow_the_settings() -> None:
+    options = gunicorn_options(Settings(api_host="0.0.0.0", api_port=8081, api_workers=3))
+    assert options["bind"] == "0.0.0.0:8081"
+    assert (options["workers"], options["worker_class"], options["threads"]) == (3, "gthread", 4)
+    assert (options["timeout"], options["graceful_timeout"], options["accesslog"]) == (30, 10, "-")
+    assert gunicorn_options(Settings(api_host="::1"))["bind"] == "[::1]:8000"
+
+
+def test_gunicorn_application_creates_the_app_per_worker(settings: Settings) -> None:
+    server = StreamrecGunicorn(settings, gunicorn_options(settings))
+    assert server.cfg.worker_class_str == "gthread"
+    assert server.cfg.threads == 4
+    assert isinstance(server.load(), Flask)
+
+
+def test_gunicorn_conf_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMREC_API_PORT", "8123")
+    conf = importlib.reload(importlib.import_module("api.gunicorn_conf"))
+    assert conf.bind == "127.0.0.1:8123"
+    assert conf.worker_class == "gthread"
+
+
+def test_wsgi_module_exposes_an_unconnected_app() -> None:
+    wsgi = importlib.import_module("api.wsgi")
+    assert isinstance(wsgi.app, Flask)
+    assert backends(wsgi.app).publisher.peek() is None

@@ -1,0 +1,78 @@
+"""Event -> feature update, key layout and the dead-letter split."""
+
+import json
+
+import pytest
+
+from ingest.schema import validate_event
+from stream import keys
+from stream.batch import RawMessage, split_batch
+from stream.features import event_weight, feature_update
+
+
+def event(**overrides: object):
+    data = {"event_id": "e", "user_id": "u", "item_id": "i", "event_type": "view", "timestamp": 5}
+    return validate_event({**data, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "weight"),
+    [("view", 1.0), ("watch", 2.0), ("like", 4.0), ("share", 5.0), ("skip", 0.0), ("dislike", 0.0)],
+)
+def test_weights_by_type(event_type: str, weight: float) -> None:
+    assert event_weight(event(event_type=event_type)) == weight
+
+
+def test_watch_weight_grows_with_fraction_watched_and_caps() -> None:
+    def watched(seconds: float) -> float:
+        return event_weight(event(event_type="watch", watch_seconds=seconds, duration_seconds=100))
+
+    assert watched(0) == 1.0
+    assert watched(50) == 2.0
+    assert watched(100) == watched(500) == 3.0
+
+
+def test_feature_update_carries_history_entry() -> None:
+    update = feature_update(event(event_type="like", timestamp=1234))
+    assert (update.user_id, update.item_id, update.weight, update.timestamp_ms) == (
+        "u",
+        "i",
+        4.0,
+        1234,
+    )
+    assert json.loads(update.history_entry) == {
+        "event_id": "e",
+        "item_id": "i",
+        "event_type": "like",
+        "timestamp": 1234,
+    }
+
+
+def test_keys_byte_for_byte() -> None:
+    assert keys.user_items_key("sr", "42") == "sr:user:{42}:items"
+    assert keys.user_history_key("sr", "42") == "sr:user:{42}:history"
+    assert keys.event_seen_key("sr", "42", "e-1") == "sr:user:{42}:event:e-1"
+    assert keys.users_key("sr") == "sr:users"
+    assert keys.popularity_key("t1") == "t1:items:popularity"
+    assert keys.stats_key("sr") == "sr:stats"
+
+
+def test_keys_escape_braces_so_the_hash_tag_is_the_whole_user_id() -> None:
+    assert keys.user_items_key("sr", "a}b{%") == "sr:user:{a%7Db%7B%25}:items"
+    assert keys.escape_id("a%7D") != keys.escape_id("a}")
+
+
+def test_split_batch_separates_dead_letters_with_reasons() -> None:
+    good = event(event_id="ok").to_json_bytes()
+    messages = [
+        RawMessage("watch-events", 0, 10, b"u", good),
+        RawMessage("watch-events", 1, 11, b"u", b"\xff"),
+        RawMessage("watch-events", 2, 12, None, None),
+        RawMessage("watch-events", 3, 13, b"u", b'{"event_id": "x"}'),
+    ]
+    updates, dead = split_batch(messages)
+    assert [u.event_id for u in updates] == ["ok"]
+    assert [d.message.offset for d in dead] == [11, 12, 13]
+    assert "UTF-8" in dead[0].reason and "no value" in dead[1].reason
+    assert "user_id" in dead[2].reason
+    assert dict(dead[2].headers())["dlq.source.partition"] == b"3"
