@@ -158,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        # kafka-python narrates every connection at INFO; keep its warnings and errors only.
+        logging.getLogger("kafka").setLevel(max(logging.WARNING, logging.root.level))
         return int(args.handler(settings, args))
     except StreamrecError as exc:
         print(f"streamrec {args.command}: {exc.message}", file=sys.stderr)
