@@ -11,6 +11,7 @@ LOGS="$STATE/logs"
 SR="$REPO/.venv/bin/streamrec"
 PY="$REPO/.venv/bin/python"
 DATA="${STREAMREC_DATA_DIR:-$REPO/../shared/data}/ml-100k/u.data"
+EXAMPLE_USER=1 EXAMPLE_ITEM=50   # ids that exist in MovieLens; generated data uses user-N/item-N
 HOST="${STREAMREC_API_HOST:-127.0.0.1}"
 PORT="${STREAMREC_API_PORT:-8000}"
 export STREAMREC_MODEL_DIR="${STREAMREC_MODEL_DIR:-$STATE/models}"
@@ -35,7 +36,15 @@ wait_ready() {
   say "the API did not become ready; last log lines:"; tail -n 40 "$LOGS/api.log"; return 1
 }
 
-cleanup() { trap - INT TERM EXIT; say "stopping"; bash "$REPO/scripts/stop.sh"; }
+# Runs on Ctrl-C, on `make stop` (SIGTERM) and on any failure. It must finish even when the
+# terminal or a pipe reading our output is gone, hence no -e and SIGPIPE ignored here.
+cleanup() {
+  trap - INT TERM EXIT
+  trap '' PIPE
+  set +e
+  say "stopping"
+  bash "$REPO/scripts/stop.sh"
+}
 
 mkdir -p "$LOGS"
 trap cleanup INT TERM EXIT
@@ -50,6 +59,7 @@ if [[ -f "$DATA" ]]; then
 else
   say "MovieLens 100K not found at $DATA: replaying 20000 generated events instead"
   "$SR" replay --generate "${STREAMREC_REPLAY_LIMIT:-20000}" | tee "$STATE/replay.json"
+  EXAMPLE_USER=user-1 EXAMPLE_ITEM=item-9
 fi
 published=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["published"])' "$STATE/replay.json")
 say "waiting for the stream worker to apply $published events"
@@ -68,10 +78,10 @@ cat <<MSG
     models         $STREAMREC_MODEL_DIR
 
   Try:
-    curl -s 'http://$HOST:$PORT/v1/users/1/recommendations?k=5'
-    curl -s 'http://$HOST:$PORT/v1/items/50/similar?k=5'
+    curl -s 'http://$HOST:$PORT/v1/users/$EXAMPLE_USER/recommendations?k=5'
+    curl -s 'http://$HOST:$PORT/v1/items/$EXAMPLE_ITEM/similar?k=5'
     curl -s -X POST http://$HOST:$PORT/v1/events -H 'Content-Type: application/json' \\
-      -d '{"event_id":"demo-1","user_id":"new-user","item_id":"50","event_type":"watch","timestamp":"2026-01-01T12:00:00Z"}'
+      -d '{"event_id":"demo-1","user_id":"new-user","item_id":"$EXAMPLE_ITEM","event_type":"watch","timestamp":"2026-01-01T12:00:00Z"}'
     curl -s 'http://$HOST:$PORT/v1/users/new-user/recommendations?k=5'
 
   Ctrl-C (or \`make stop\` in another terminal) stops everything started here.
