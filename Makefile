@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv services run stop test test-unit lint format lock clean
+.PHONY: help venv services run stop test test-unit lint format lock clean bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test-unit: venv  ## unit tests only: no network, seconds
 
 test: lint  ## lint, then every test against a real Kafka and Redis
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+bench: services  ## run the benchmarks (BENCH="name ..." for some) and update BENCHMARKS.md
+	$(PY) scripts/bench/run.py $(BENCH)
 
 lock:  ## re-resolve the newest allowed versions into constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
