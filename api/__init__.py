@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import events, health, recommendations
+from api import docs, events, health, metrics, model_admin, recommendations
 from api.backends import EXTENSION_KEY, Backends
+from api.cors import install_cors
 from api.errors import register_error_handlers
+from api.guards import install_guards
+from api.observability import install_observability
 from ingest.publisher import EventPublisher
 from ingest.settings import Settings, load_settings
+from recommender.admin import ModelAdmin
 from recommender.artifacts import ModelSource
 from stream.store import FeatureStore
 
@@ -21,18 +25,28 @@ def create_app(
     store: FeatureStore | None = None,
     publisher: EventPublisher | None = None,
     models: ModelSource | None = None,
+    admin: ModelAdmin | None = None,
 ) -> Flask:
     """Create the API app; backends not given are built from settings on first use, per process."""
+    settings = settings if settings is not None else load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # fields in the documented order
     app.extensions[EXTENSION_KEY] = Backends(
-        settings if settings is not None else load_settings(),
-        store=store,
-        publisher=publisher,
-        models=models,
+        settings, store=store, publisher=publisher, models=models, admin=admin
     )
+    # Hooks run in this order: request id and timing first, so every answer carries both.
+    install_observability(app, settings.access_log)
+    install_cors(app, settings.cors_origins)
+    install_guards(app, settings)
     register_error_handlers(app)
-    app.register_blueprint(events.bp)
-    app.register_blueprint(recommendations.bp)
-    app.register_blueprint(health.bp)
+    for blueprint in (
+        events.bp,
+        recommendations.bp,
+        model_admin.bp,
+        health.bp,
+        metrics.bp,
+        docs.bp,
+    ):
+        app.register_blueprint(blueprint)
     return app

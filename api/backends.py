@@ -16,11 +16,15 @@ from typing import Generic, TypeVar
 from flask import Flask, current_app
 from kafka.errors import KafkaError
 
+from api.degraded import ModelPopularityStore, RedisOutage
 from api.probes import KafkaProbe
 from ingest.errors import Unavailable
 from ingest.publisher import EventPublisher, kafka_publisher
 from ingest.settings import Settings
+from recommender.admin import ModelAdmin
 from recommender.artifacts import DirectoryModelSource, ModelSource
+from recommender.catalogue import load_catalogue
+from recommender.lifecycle import redis_training_lock
 from recommender.service import RecommendationService
 from stream.redis_store import redis_feature_store
 from stream.store import FeatureStore
@@ -36,15 +40,23 @@ log = logging.getLogger(__name__)
 class Lazy(Generic[T]):
     """A value built by ``factory`` on first use, once per process; thread-safe."""
 
-    def __init__(self, factory: Callable[[], T], given: T | None = None) -> None:
+    def __init__(
+        self, factory: Callable[[], T], given: T | None = None, fork_safe: bool = False
+    ) -> None:
         self._factory = factory
         self._value = given
         self._given = given is not None
+        # A fork-safe value (no socket, no thread: a model source) built before gunicorn forks
+        # is kept by the workers: a preloaded model is loaded once, shared copy-on-write.
+        self._shared = self._given or fork_safe
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def get(self) -> T:
         """Return the value, building it now if this process has none yet."""
+        value = self._value
+        if value is not None and self._built_here():
+            return value  # the common case, without taking the lock
         with self._lock:
             if self._value is None or not self._built_here():
                 # If the factory raises, nothing is cached: the next call tries again.
@@ -57,7 +69,7 @@ class Lazy(Generic[T]):
         return self._value if self._built_here() else None
 
     def _built_here(self) -> bool:
-        return self._given or self._pid == os.getpid()
+        return self._shared or self._pid == os.getpid()
 
     @property
     def built(self) -> bool:
@@ -66,7 +78,7 @@ class Lazy(Generic[T]):
 
 
 class Backends:
-    """Settings plus the store, publisher, model source and service of one app."""
+    """Settings plus the store, publisher, model source, services and model admin of one app."""
 
     def __init__(
         self,
@@ -75,18 +87,39 @@ class Backends:
         store: FeatureStore | None = None,
         publisher: EventPublisher | None = None,
         models: ModelSource | None = None,
+        admin: ModelAdmin | None = None,
     ) -> None:
         self.settings = settings
-        self.store = Lazy(lambda: redis_feature_store(settings), store)
+        self._store_given = store is not None
+        self.store = Lazy(lambda: api_feature_store(settings), store)
         self.publisher = Lazy(lambda: _connect_publisher(settings), publisher)
         self.models = Lazy(
-            lambda: DirectoryModelSource(settings.model_dir, settings.model_check_seconds), models
+            lambda: DirectoryModelSource(settings.model_dir, settings.model_check_seconds),
+            models,
+            fork_safe=True,
         )
-        self.service = Lazy(lambda: RecommendationService(self.store.get(), self.models.get()))
+        self.catalogue = Lazy(lambda: load_catalogue(settings.catalogue_path), fork_safe=True)
+        self.service = Lazy(lambda: self.service_over(self.store.get()))
+        # The same service over a store without Redis: degraded answers (see api.degraded).
+        self.degraded_service = Lazy(
+            lambda: self.service_over(ModelPopularityStore(self.models.get()))
+        )
+        self.redis_outage = RedisOutage(settings.api_degraded_seconds)
+        self.admin = Lazy(self._build_admin, admin)
         self.kafka_probe = KafkaProbe(
             settings.kafka_bootstrap,
             min(PROBE_TIMEOUT_SECONDS, settings.kafka_request_timeout_seconds),
         )
+
+    def service_over(self, store: FeatureStore) -> RecommendationService:
+        """Build a recommendation service reading features from ``store``."""
+        return RecommendationService(store, self.models.get(), catalogue=self.catalogue.get())
+
+    def _build_admin(self) -> ModelAdmin:
+        # Training reads every user's features: with the worker's Redis timeout, not the API's.
+        store = self.store.get() if self._store_given else redis_feature_store(self.settings)
+        lock = redis_training_lock(self.settings)
+        return ModelAdmin(self.settings, store, self.models.get(), lock)
 
     def close(self) -> None:
         """Close the publisher this process built (flushing the producer), if any."""
@@ -96,6 +129,12 @@ class Backends:
                 publisher.close()
             except Exception:  # shutting down: log and carry on
                 log.exception("closing the event publisher failed")
+
+
+def api_feature_store(settings: Settings) -> FeatureStore:
+    """Build the API's Redis store: the worker's, with the API's shorter timeout."""
+    timeout = settings.api_redis_timeout_seconds
+    return redis_feature_store(settings.model_copy(update={"redis_timeout_seconds": timeout}))
 
 
 def _connect_publisher(settings: Settings) -> EventPublisher:
@@ -135,3 +174,8 @@ def get_models() -> ModelSource:
 def get_service() -> RecommendationService:
     """Return the current app's recommendation service."""
     return backends().service.get()
+
+
+def get_admin() -> ModelAdmin:
+    """Return the current app's model admin (describe, retrain, rollback)."""
+    return backends().admin.get()

@@ -10,7 +10,14 @@ from flask import Flask, Response, jsonify, request
 from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
-from ingest.errors import InvalidEvent, InvalidRequest, NotFound, StreamrecError, Unavailable
+from ingest.errors import (
+    Conflict,
+    InvalidEvent,
+    InvalidRequest,
+    NotFound,
+    StreamrecError,
+    Unavailable,
+)
 
 # Checked in order, so a subclass listed later never shadows its base (ModelNotReady is an
 # Unavailable). Any StreamrecError not listed here is a server bug: 500.
@@ -18,6 +25,7 @@ STATUS_BY_ERROR: tuple[tuple[type[StreamrecError], int], ...] = (
     (InvalidEvent, 400),
     (InvalidRequest, 400),
     (NotFound, 404),
+    (Conflict, 409),
     (Unavailable, 503),
 )
 RETRY_AFTER_SECONDS = 5

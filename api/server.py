@@ -1,7 +1,18 @@
-"""Run the API under gunicorn (gthread workers), configured from Settings."""
+"""Run the API under gunicorn (gthread workers), configured from Settings.
+
+The app is preloaded: gunicorn's master creates it and loads the model and catalogue before it
+forks, so the workers share those pages and none pays the first load on a request. Connections
+(Kafka, Redis) are still made per worker, after the fork. ``kill -HUP <master>`` replaces the
+workers gracefully (new settings, same code); new models need no reload at all (LATEST is
+polled). Metrics of all workers are added up through files (prometheus multiprocess mode).
+"""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -9,7 +20,10 @@ from gunicorn.app.base import BaseApplication
 
 from api import create_app
 from api.backends import backends
+from api.metrics import enable_multiprocess, mark_worker_dead
 from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
@@ -19,14 +33,17 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "bind": f"{host}:{settings.api_port}",
         "workers": settings.api_workers,
         "worker_class": "gthread",
-        "threads": 4,
+        "threads": settings.api_threads,
+        "preload_app": True,
+        "keepalive": 5,
         "timeout": 30,
         "graceful_timeout": 10,
-        "accesslog": "-",
+        "accesslog": None,  # the app writes its own JSON access log (api.observability)
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": "streamrec-api",
         "worker_exit": close_worker_app,
+        "child_exit": forget_worker,
     }
 
 
@@ -37,12 +54,34 @@ def close_worker_app(server: Any, worker: Any) -> None:
         backends(app).close()
 
 
-class StreamrecGunicorn(BaseApplication):
-    """gunicorn run from code: each worker creates its own app after the fork."""
+def forget_worker(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live metrics (gunicorn ``child_exit`` hook, in the master)."""
+    mark_worker_dead(worker.pid)
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+
+def preload(app: Flask) -> Flask:
+    """Load the model and the catalogue now, in the process that will fork the workers."""
+    deps = backends(app)
+    model = deps.models.get().current()
+    deps.catalogue.get()
+    log.info("preloaded model %s", model.version if model else "(none published yet)")
+    return app
+
+
+def metrics_directory(settings: Settings) -> Path:
+    """Return where the workers share their metrics: the setting, or a new temporary dir."""
+    if settings.metrics_dir is not None:
+        return settings.metrics_dir
+    return Path(tempfile.mkdtemp(prefix="streamrec-metrics-"))
+
+
+class StreamrecGunicorn(BaseApplication):
+    """gunicorn run from code, serving ``create_app(settings)`` (or another app factory)."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any], factory: Any = None) -> None:
         self.settings = settings
         self.options = options
+        self.factory = factory or (lambda: preload(create_app(settings)))
         super().__init__()
 
     def load_config(self) -> None:
@@ -51,10 +90,17 @@ class StreamrecGunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        """Create the WSGI app (called in each worker; nothing connects until first use)."""
-        return create_app(self.settings)
+        """Create the WSGI app (in the master when preloading; nothing connects until used)."""
+        app: Flask = self.factory()
+        return app
 
 
 def serve(settings: Settings) -> None:
     """Serve the API until gunicorn is told to stop (blocks)."""
-    StreamrecGunicorn(settings, gunicorn_options(settings)).run()
+    directory = metrics_directory(settings)
+    enable_multiprocess(directory)
+    try:
+        StreamrecGunicorn(settings, gunicorn_options(settings)).run()
+    finally:
+        if settings.metrics_dir is None:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -1,19 +1,12 @@
-"""Turning HTTP input into typed values (pure: no Flask, no I/O); errors name the bad field."""
+"""Request bodies into typed values (pure: no Flask, no I/O); errors name the bad field."""
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from ingest.errors import InvalidEvent, InvalidRequest
 from ingest.schema import WatchEvent, validate_event
-
-MAX_ID_LENGTH = 128
-DEFAULT_K = 10
-MAX_K = 100
-_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def parse_json_body(raw: bytes) -> Any:
@@ -57,22 +50,3 @@ def events_from_body(body: Any, max_batch_events: int) -> list[WatchEvent]:
 
 def _invalid_batch(message: str) -> InvalidRequest:
     return InvalidRequest(f"events {message}", [{"field": "events", "message": message}])
-
-
-def parse_k(args: Mapping[str, str]) -> int:
-    """Read how many items to return from the query string: an integer 1..100, default 10."""
-    raw = args.get("k")
-    if raw is None:
-        return DEFAULT_K
-    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_K:
-        message = f"must be an integer from 1 to {MAX_K}"
-        raise InvalidRequest(f"k {message}", [{"field": "k", "message": message}])
-    return int(raw)
-
-
-def check_id(field: str, value: str) -> str:
-    """Return a path id unchanged if it is 1..128 characters; raise InvalidRequest otherwise."""
-    if not 1 <= len(value) <= MAX_ID_LENGTH:
-        message = f"must be 1 to {MAX_ID_LENGTH} characters long"
-        raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
-    return value

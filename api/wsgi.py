@@ -1,7 +1,8 @@
-"""WSGI entry point for ``gunicorn api.wsgi:app``: the app is created when this is imported."""
+"""WSGI entry point for ``gunicorn api.wsgi:app``: creates the app and loads its model."""
 
 from __future__ import annotations
 
 from api import create_app
+from api.server import preload
 
-app = create_app()
+app = preload(create_app())

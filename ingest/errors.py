@@ -50,3 +50,9 @@ class ModelNotReady(Unavailable):
     """No trained model has been published yet."""
 
     code = "model_not_ready"
+
+
+class Conflict(StreamrecError):
+    """The request conflicts with work in progress (e.g. a training is already running)."""
+
+    code = "conflict"

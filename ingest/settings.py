@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.errors import ConfigError
@@ -24,6 +24,7 @@ SCRIPT_ONLY_VARIABLES = frozenset(
         "KAFKA_PORT",
         "KAFKA_CONTROLLER_PORT",
         "REDIS_PORT",
+        "REDIS_CLUSTER_PORT",
         "STATE_DIR",
         "CACHE_DIR",
         "DATA_DIR",
@@ -52,6 +53,11 @@ class Settings(BaseSettings):
     dedup_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
 
+    # Stream worker
+    trending_half_life_seconds: float = Field(default=86_400.0, gt=0)
+    stream_metrics_host: str = "127.0.0.1"
+    stream_metrics_port: int = Field(default=9108, ge=0, le=65535)
+
     # Model
     model_dir: Path = Path("var/models")
     model_keep: int = Field(default=5, ge=1)
@@ -62,15 +68,38 @@ class Settings(BaseSettings):
     als_iterations: int = Field(default=15, ge=1, le=1000)
     random_seed: int = 42
     train_interval_seconds: float = Field(default=0, ge=0)
+    # Model lifecycle and serving (recommender/)
+    algorithm: Literal["als", "bpr"] = "als"
+    bpr_factors: int = Field(default=64, ge=1, le=1024)
+    bpr_learning_rate: float = Field(default=0.05, gt=0)
+    bpr_regularization: float = Field(default=0.01, ge=0)
+    bpr_iterations: int = Field(default=100, ge=1, le=10_000)
+    retrain_after_events: int = Field(default=0, ge=0)
+    train_lock_ttl_seconds: int = Field(default=900, ge=10)
+    holdout_fraction: float = Field(default=0.1, gt=0, lt=0.5)
+    holdout_tolerance: float = Field(default=0.0, ge=0, le=1)
+    catalogue_path: Path | None = None
 
     # API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_workers: int = Field(default=2, ge=1, le=64)
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
+    api_threads: int = Field(default=4, ge=1, le=256)
+    admin_api_key: SecretStr | None = Field(default=None, min_length=16)
+    # Comma-separated origins allowed to call the API from a browser ("*" for any).
+    cors_origins: str = Field(default="", pattern=r"^(\*|https?://[^\s,/]+(,https?://[^\s,/]+)*)?$")
+    api_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=60)
+    api_degraded_seconds: float = Field(default=5.0, ge=0, le=3600)
+    rate_limit_per_second: float = Field(default=0.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    admin_attempts_per_minute: int = Field(default=10, ge=1)
+    access_log: bool = True
+    metrics_dir: Path | None = None
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _topics_differ(self) -> Settings:

@@ -151,8 +151,12 @@ def _inconsistencies(
         problems.append(f"metadata n_items {metadata.get('n_items')!r} != {item_ids.shape[0]}")
     params = metadata.get("params")
     factors = params.get("factors") if isinstance(params, dict) else None
-    if item_factors.ndim == 2 and factors != item_factors.shape[1]:
-        problems.append(f"metadata params.factors {factors!r} != {item_factors.shape[1]} columns")
+    columns = factors + 1 if isinstance(factors, int) and metadata.get("item_bias") else factors
+    if item_factors.ndim == 2 and columns != item_factors.shape[1]:
+        problems.append(
+            f"metadata params.factors {factors!r} (item_bias {bool(metadata.get('item_bias'))}) "
+            f"!= {item_factors.shape[1]} columns"
+        )
     return problems
 
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 # "20261125T190102Z-1a2b3c": sorts by training time; the suffix tells apart same-second runs.
-VERSION_PATTERN = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+VERSION_PATTERN = re.compile(r"^\d{8}T\d{6}(\d{6})?Z-[0-9a-f]{6}$")
 
 
 def utc_now() -> datetime:
@@ -23,4 +23,5 @@ def format_rfc3339(moment: datetime) -> str:
 
 def new_version(moment: datetime) -> str:
     """Return a new model version name for a model trained at ``moment``."""
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    # Microseconds keep names in training order even for several trainings in one second.
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)

@@ -35,17 +35,25 @@ def fold_in(
     weights: FloatArray,
     regularization: float,
     alpha: float,
+    validate: bool = True,
 ) -> npt.NDArray[np.float32]:
-    """Solve the ALS least-squares step for one user with unique item indices, positive weights."""
+    """Solve the ALS least-squares step for one user with unique item indices, positive weights.
+
+    ``validate=False`` skips the input checks, for callers that built the inputs themselves
+    (Model does, on every request, where the checks would cost a fifth of the time).
+    """
     indices = np.asarray(item_indices, dtype=np.int64)
     values = np.asarray(weights, dtype=np.float64)
-    _check_inputs(item_factors, gram, indices, values)
+    if validate:
+        _check_inputs(item_factors, gram, indices, values)
     n_factors = item_factors.shape[1]
     if indices.size == 0:
         return np.zeros(n_factors, dtype=np.float32)
     chosen = np.asarray(item_factors[indices], dtype=np.float64)
     confidence = confidences(values, alpha)
-    lhs = gram + regularization * np.eye(n_factors) + (chosen.T * (confidence - 1.0)) @ chosen
+    lhs = gram + (chosen.T * (confidence - 1.0)) @ chosen
+    if regularization:  # Model passes a gram with lambda*I already added (once per model)
+        lhs += regularization * np.eye(n_factors)
     rhs = chosen.T @ confidence
     try:
         solution = np.linalg.solve(lhs, rhs)
@@ -79,3 +87,20 @@ def _check_inputs(
         raise ValueError("item_indices must be unique")
     if not np.all(np.isfinite(weights) & (weights > 0)):
         raise ValueError("weights must be finite and positive")
+
+
+def mean_fold_in(
+    item_factors: FloatArray,
+    item_indices: npt.NDArray[np.integer],
+    weights: FloatArray,
+    norm: float,
+) -> npt.NDArray[np.float32]:
+    """Fold in a BPR user: the weight-averaged history item factors, scaled to ``norm``.
+
+    BPR has no closed-form user step; the mean of what the user liked points the same way as a
+    trained user vector, and the typical trained norm keeps its balance against the item bias.
+    """
+    share = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+    vector = share @ np.asarray(item_factors[np.asarray(item_indices)], dtype=np.float64)
+    length = float(np.linalg.norm(vector))
+    return (vector * (norm / length) if length > 0 else vector).astype(np.float32)

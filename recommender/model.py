@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.errors import NotFound
-from recommender.foldin import fold_in, gramian
+from recommender.foldin import confidences, fold_in, gramian, mean_fold_in
 from recommender.matrix import positive_items
 
 Scored = list[tuple[str, float]]
@@ -29,7 +29,7 @@ class Model:
         if metadata.get("version", version) != version:
             raise ValueError(f"metadata version {metadata['version']!r} != version {version!r}")
         try:
-            params = metadata["params"]
+            params = metadata.get("foldin") or metadata["params"]
             self._regularization = float(params["regularization"])
             self._alpha = float(params["alpha"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -38,10 +38,17 @@ class Model:
         factors.setflags(write=False)
         self._version = version
         self._item_ids = ids
-        self._item_factors = factors
+        self._item_factors = factors  # as stored; for BPR the last column is the item bias
         self._metadata = metadata
         self._item_index = {str(item_id): index for index, item_id in enumerate(ids)}
+        self._item_bias: npt.NDArray[np.float32] | None = None
+        if metadata.get("item_bias"):
+            # BPR: implicit keeps each item's bias as the last factor (users' last factor is 1).
+            factors, self._item_bias = factors[:, :-1].copy(), factors[:, -1].copy()
+        self._factors = factors  # what user vectors multiply
         self._gram = gramian(factors)
+        self._regularized_gram = self._gram + self._regularization * np.eye(factors.shape[1])
+        self._user_norm = float(metadata.get("user_norm", 1.0))
 
     def __repr__(self) -> str:
         n_items, n_factors = self._item_factors.shape
@@ -79,12 +86,31 @@ class Model:
 
     @cached_property
     def _unit_factors(self) -> npt.NDArray[np.float32]:
-        norms = np.linalg.norm(self._item_factors, axis=1, keepdims=True)
+        norms = np.linalg.norm(self._factors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return (self._item_factors / norms).astype(np.float32)
+        return (self._factors / norms).astype(np.float32)
 
     def user_vector(self, user_items: dict[str, float]) -> npt.NDArray[np.float32] | None:
         """Fold in the user's positive items known to the model; None if there are none."""
+        history = self._history(user_items)
+        if history is None:
+            return None
+        indices, weights = history
+        if self._item_bias is not None:
+            return mean_fold_in(self._factors, indices, weights, self._user_norm)
+        return fold_in(
+            self._factors,
+            self._regularized_gram,
+            indices,
+            weights,
+            0.0,  # lambda*I is already in the regularized gram
+            self._alpha,
+            validate=False,  # _history built unique, known indices and positive finite weights
+        )
+
+    def _history(
+        self, user_items: dict[str, float]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
         known = [
             (self._item_index[item_id], weight)
             for item_id, weight in sorted(positive_items(user_items).items())
@@ -94,17 +120,53 @@ class Model:
             return None
         indices = np.fromiter((index for index, _ in known), dtype=np.int64, count=len(known))
         weights = np.fromiter((weight for _, weight in known), dtype=np.float64, count=len(known))
-        return fold_in(
-            self._item_factors, self._gram, indices, weights, self._regularization, self._alpha
-        )
+        return indices, weights
 
-    def recommend(self, user_items: dict[str, float], k: int, exclude: set[str]) -> Scored:
-        """Return the user's top k (item_id, score), best first, leaving out ``exclude``."""
+    def recommend(
+        self,
+        user_items: dict[str, float],
+        k: int,
+        exclude: set[str],
+        allowed: set[str] | None = None,
+    ) -> Scored:
+        """Return the user's top k (item_id, score), best first, without ``exclude``.
+
+        With ``allowed``, only those items are candidates (e.g. one category).
+        """
         vector = self.user_vector(user_items)
         if vector is None:
             return []
-        scores = self._item_factors @ vector
-        return self._top_k(scores, k, self._indices_of(exclude))
+        scores = self._scores(vector)
+        banned = self._indices_of(exclude)
+        if allowed is not None:
+            banned = np.union1d(banned, self._indices_not_in(allowed))
+        return self._top_k(scores, k, banned)
+
+    def _scores(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.floating]:
+        scores = self._factors @ vector
+        return scores if self._item_bias is None else scores + self._item_bias
+
+    def explain(
+        self, user_items: dict[str, float], item_ids: list[str], top: int = 3
+    ) -> dict[str, list[str]]:
+        """Name, per recommended item, the history items that contributed most to its score.
+
+        The folded-in score is linear in the history: score_i = sum_j c_j y_i^T A^-1 y_j, so
+        each history item j has an exact additive contribution (as in implicit's ``explain``).
+        """
+        history = self._history(user_items)
+        targets = [self._item_index[i] for i in item_ids if i in self._item_index]
+        if history is None or not targets:
+            return {item_id: [] for item_id in item_ids}
+        contributions = self._contributions(targets, *history)  # len(targets) x len(history)
+        indices = history[0]
+        reasons: dict[str, list[str]] = {item_id: [] for item_id in item_ids}
+        for row, target in enumerate(targets):
+            order = np.argsort(-contributions[row], kind="stable")[:top]
+            reasons[str(self._item_ids[target])] = [
+                str(self._item_ids[indices[j]]) for j in order if contributions[row, j] > 0
+            ]
+        return reasons
 
     def similar_items(self, item_id: str, k: int) -> Scored:
         """Return the k items most cosine-similar to ``item_id`` (not itself), best first."""
@@ -121,6 +183,28 @@ class Model:
         popular = self._metadata.get("popular_items", [])
         return [(str(item_id), float(score)) for item_id, score in popular[: max(k, 0)]]
 
+    def _contributions(
+        self,
+        targets: list[int],
+        indices: npt.NDArray[np.int64],
+        weights: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        chosen = np.asarray(self._factors[indices], dtype=np.float64)
+        if self._item_bias is not None:  # mean fold-in: x = scale * sum_j share_j y_j
+            share = weights / weights.sum()
+            scale = self._user_norm / max(float(np.linalg.norm(share @ chosen)), 1e-12)
+            return (self._factors[targets] @ chosen.T) * share * scale
+        confidence = confidences(weights, self._alpha)
+        lhs = self._gram + self._regularization * np.eye(chosen.shape[1])
+        lhs = lhs + (chosen.T * (confidence - 1.0)) @ chosen
+        solved = np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]  # A^-1 Y_h^T, factors x h
+        return (self._factors[targets] @ solved) * confidence
+
+    def _indices_not_in(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
+        keep = np.zeros(self._item_ids.size, dtype=bool)
+        keep[self._indices_of(item_ids)] = True
+        return np.flatnonzero(~keep)
+
     def _indices_of(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
         found = [self._item_index[i] for i in item_ids if i in self._item_index]
         return np.array(sorted(found), dtype=np.int64)
@@ -128,8 +212,10 @@ class Model:
     def _top_k(
         self, scores: npt.NDArray[np.floating], k: int, banned: npt.NDArray[np.int64]
     ) -> Scored:
-        """Rank by score, ties by item id; argpartition keeps it O(n) for a big catalogue."""
-        scores = np.array(scores, dtype=np.float64)
+        """Rank by score, ties by item id; argpartition keeps it O(n) for a big catalogue.
+
+        ``scores`` must be a fresh array: banned entries are overwritten in place.
+        """
         scores[banned] = -np.inf
         count = min(k, scores.size - banned.size)
         if count <= 0:

@@ -1,78 +1,186 @@
-"""The one recommendation path: the user's latest features folded into the current model."""
+"""The one recommendation path: the user's latest features folded into the current model.
+
+Used by the API and by the offline evaluation alike. Filters apply to every list: ``exclude``
+ids, one ``category`` of the catalogue, and ``include_seen`` (off by default: what the user has
+interacted with is never recommended). Items the user disliked or skipped into a negative weight
+are never recommended to them, whatever the filters say.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ingest.errors import InvalidRequest, ModelNotReady
 from recommender.artifacts import ModelSource
+from recommender.catalogue import Catalogue
 from recommender.clock import format_rfc3339, utc_now
 from recommender.model import Model
 from stream.store import FeatureStore
 
 SOURCE_MODEL = "model"
 SOURCE_POPULAR = "popular"
+SOURCE_TRENDING = "trending"
+NEW_ITEM_MIN_K = 5
+NEW_ITEM_TRENDING_DEPTH = 50
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """One recommended item; ``because`` names the history items that contributed most."""
+
+    item_id: str
+    score: float
+    because: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Recommendations:
-    """Ranked (item_id, score) pairs plus where they came from."""
+    """Ranked items plus the model that ranked them and where the list came from."""
 
-    items: list[tuple[str, float]]
+    items: list[ScoredItem]
     model_version: str | None
     generated_at: str  # RFC 3339 UTC, e.g. "2026-11-25T19:01:02.123Z"
-    source: str  # "model" | "popular"
+    source: str  # "model" | "trending" | "popular"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list may contain."""
+
+    exclude: frozenset[str] = frozenset()
+    category: str | None = None
+    include_seen: bool = False
+
+
+@dataclass
+class _Pick:
+    """Items chosen so far and what may still be chosen."""
+
+    k: int
+    banned: set[str]
+    allowed: set[str] | None
+    items: list[ScoredItem] = field(default_factory=list)
+
+    def take(self, candidates: Iterable[tuple[str, float]]) -> None:
+        for item_id, score in candidates:
+            if len(self.items) >= self.k:
+                return
+            if item_id in self.banned or (self.allowed is not None and item_id not in self.allowed):
+                continue
+            self.banned.add(item_id)
+            self.items.append(ScoredItem(item_id, float(score)))
+
+    @property
+    def missing(self) -> int:
+        return self.k - len(self.items)
 
 
 class RecommendationService:
-    """Recommends from the current model and the feature store; falls back to popular items."""
+    """Recommends from the current model and the feature store; falls back to trending items."""
 
     def __init__(
         self,
         store: FeatureStore,
         models: ModelSource,
         clock: Callable[[], datetime] = utc_now,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self.store = store
         self.models = models
+        self.catalogue = catalogue or Catalogue()
         self._clock = clock
 
-    def recommend(self, user_id: str, k: int) -> Recommendations:
-        """Return up to k items for the user, never one they have already seen."""
+    def recommend(self, user_id: str, k: int, filters: Filters = Filters()) -> Recommendations:
+        """Return up to k items for the user, personalised by their latest history."""
         _check_k(k)
         user_items = self.store.user_items(user_id)
-        seen = set(user_items)
+        pick = _Pick(k, self._banned(user_items, filters), self._allowed(filters))
         model = self.models.current()
-        items = model.recommend(user_items, k, exclude=seen) if model else []
-        source = SOURCE_MODEL if items else SOURCE_POPULAR
-        if len(items) < k:
-            # Too few personal picks (new user, tiny catalogue): fill with popular unseen items.
-            taken = seen | {item_id for item_id, _ in items}
-            items = items + self._popular(model, k - len(items), taken)
-        return self._answer(items, model, source)
+        if model is not None:
+            ranked = model.recommend(user_items, k, exclude=pick.banned, allowed=pick.allowed)
+            reasons = model.explain(user_items, [item_id for item_id, _ in ranked])
+            pick.items = [ScoredItem(i, s, tuple(reasons.get(i, ()))) for i, s in ranked]
+            pick.banned |= {item_id for item_id, _ in ranked}
+            self._give_new_item_a_slot(pick, model)
+        source = SOURCE_MODEL if pick.items else SOURCE_TRENDING
+        self._fill(pick, model)
+        return self._answer(pick.items, model, source)
 
-    def similar_items(self, item_id: str, k: int) -> Recommendations:
+    def similar_items(self, item_id: str, k: int, filters: Filters = Filters()) -> Recommendations:
         """Return the k items most similar to item_id; NotFound if the model lacks it."""
         _check_k(k)
         model = self.models.current()
         if model is None:
             raise ModelNotReady("no trained model has been published yet")
-        return self._answer(model.similar_items(item_id, k), model, SOURCE_MODEL)
+        allowed = self._allowed(filters)
+        ranked = model.similar_items(item_id, model.item_factors.shape[0] if allowed else k)
+        pick = _Pick(k, set(filters.exclude), allowed)
+        pick.take(ranked)
+        return self._answer(pick.items, model, SOURCE_MODEL)
 
-    def _popular(self, model: Model | None, k: int, exclude: set[str]) -> list[tuple[str, float]]:
-        # Ask for enough to survive the exclusions; the model's list covers an empty store.
-        candidates = self.store.popular_items(k + len(exclude))
-        picked = _first_unseen(candidates, k, exclude)
-        if len(picked) < k and model is not None:
-            taken = exclude | {item_id for item_id, _ in picked}
-            picked += _first_unseen(model.popular_items(k + len(taken)), k - len(picked), taken)
-        return picked
+    def trending(self, k: int, filters: Filters = Filters()) -> Recommendations:
+        """Return the k items trending now (time-decayed popularity), then the most popular."""
+        _check_k(k)
+        pick = _Pick(k, set(filters.exclude), self._allowed(filters))
+        model = self.models.current()
+        self._fill(pick, model)
+        return self._answer(pick.items, model, SOURCE_TRENDING)
 
-    def _answer(
-        self, items: list[tuple[str, float]], model: Model | None, source: str
-    ) -> Recommendations:
+    def history(self, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """Return the user's most recent events, newest first by event time."""
+        _check_positive("limit", limit)
+        return self.store.user_history(user_id, limit)
+
+    def categories(self) -> list[str]:
+        """Return the catalogue's categories ([] without a catalogue)."""
+        return self.catalogue.category_names()
+
+    def _banned(self, user_items: dict[str, float], filters: Filters) -> set[str]:
+        disliked = {item_id for item_id, weight in user_items.items() if weight < 0}
+        seen = set() if filters.include_seen else set(user_items)
+        return set(filters.exclude) | disliked | seen
+
+    def _allowed(self, filters: Filters) -> set[str] | None:
+        if filters.category is None:
+            return None
+        category = self.catalogue.find_category(filters.category)
+        if category is None:
+            known = ", ".join(self.catalogue.category_names()) or "none: no catalogue is loaded"
+            raise InvalidRequest(
+                f"unknown category {filters.category!r}; known: {known}",
+                [{"field": "category", "message": "is not a category of the catalogue"}],
+            )
+        return self.catalogue.items_in(category)
+
+    def _give_new_item_a_slot(self, pick: _Pick, model: Model) -> None:
+        # An item newer than the model has no factors: the most trending one takes the last
+        # place of a full personal list (k >= NEW_ITEM_MIN_K) until a retrain learns it.
+        if pick.k < NEW_ITEM_MIN_K or pick.missing > 0:
+            return
+        for item_id, score in self.store.trending_items(NEW_ITEM_TRENDING_DEPTH):
+            allowed = pick.allowed is None or item_id in pick.allowed
+            if item_id not in model.item_index and item_id not in pick.banned and allowed:
+                pick.items[-1] = ScoredItem(item_id, float(score))
+                pick.banned.add(item_id)
+                return
+
+    def _fill(self, pick: _Pick, model: Model | None) -> None:
+        # Trending reaches items newer than the model; popularity covers a quiet or empty store.
+        # With a category filter most candidates are skipped, so ask for more of them.
+        depth = pick.k + len(pick.banned) + (1000 if pick.allowed is not None else 0)
+        for candidates in (
+            lambda: self.store.trending_items(depth),
+            lambda: self.store.popular_items(depth),
+            lambda: model.popular_items(depth) if model else [],
+        ):
+            if pick.missing <= 0:
+                return
+            pick.take(candidates())
+
+    def _answer(self, items: list[ScoredItem], model: Model | None, source: str) -> Recommendations:
         return Recommendations(
             items=items,
             model_version=model.version if model else None,
@@ -81,21 +189,13 @@ class RecommendationService:
         )
 
 
-def _first_unseen(
-    candidates: Iterable[tuple[str, float]], k: int, exclude: set[str]
-) -> list[tuple[str, float]]:
-    picked: list[tuple[str, float]] = []
-    for item_id, score in candidates:
-        if len(picked) >= k:
-            break
-        if item_id not in exclude:
-            picked.append((item_id, float(score)))
-    return picked
-
-
 def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    _check_positive("k", k)
+
+
+def _check_positive(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequest(
-            f"k must be a positive integer, got {k!r}",
-            [{"field": "k", "message": "must be a positive integer"}],
+            f"{name} must be a positive integer, got {value!r}",
+            [{"field": name, "message": "must be a positive integer"}],
         )

@@ -1,4 +1,4 @@
-"""The training process: read every user's features, train, publish; once or on a schedule."""
+"""The training process: retrain once, or keep retraining on an interval and/or after N events."""
 
 from __future__ import annotations
 
@@ -6,49 +6,47 @@ import logging
 import threading
 import time
 
+from ingest.errors import Conflict
 from ingest.settings import Settings
-from recommender.artifacts import save_model
-from recommender.matrix import build_user_items
-from recommender.model import Model
-from recommender.train import NoTrainingData, train_model
+from recommender.lifecycle import Lock, RetrainResult, retrain_due, retrain_locked
 from stream.store import FeatureStore
 
 logger = logging.getLogger(__name__)
 
+POLL_SECONDS = 5.0
 
-def train_once(settings: Settings, store: FeatureStore, show_progress: bool = False) -> Model:
-    """Train a model on the store's current features and publish it to settings.model_dir."""
-    started = time.monotonic()
-    user_items = build_user_items(store.iter_user_items())
-    model = train_model(user_items, settings, show_progress=show_progress)
-    path = save_model(model, settings.model_dir, settings.model_keep)
-    logger.info(
-        "trained model %s: %d users, %d items, %d interactions in %.2fs -> %s",
-        model.version,
-        len(user_items.user_ids),
-        len(user_items.item_ids),
-        user_items.n_interactions,
-        time.monotonic() - started,
-        path,
-    )
-    return model
+
+def train_once(
+    settings: Settings,
+    store: FeatureStore,
+    lock: Lock,
+    force: bool = False,
+    show_progress: bool = False,
+) -> RetrainResult:
+    """Retrain now under the lock (gated by the held-out check unless ``force``)."""
+    return retrain_locked(settings, store, lock, force=force, show_progress=show_progress)
 
 
 def train_forever(
     settings: Settings,
     store: FeatureStore,
-    interval_seconds: float,
+    lock: Lock,
     stop: threading.Event | None = None,
+    poll_seconds: float = POLL_SECONDS,
 ) -> None:
-    """Train, wait interval_seconds, repeat until ``stop`` is set; failures keep the old model."""
-    if interval_seconds <= 0:
-        raise ValueError(f"interval_seconds must be positive, got {interval_seconds}")
+    """Retrain whenever due (settings.train_interval_seconds / retrain_after_events) until stop."""
+    if settings.train_interval_seconds <= 0 and settings.retrain_after_events <= 0:
+        raise ValueError("set train_interval_seconds and/or retrain_after_events above 0")
     stop = stop or threading.Event()
+    last_run = float("-inf")
     while not stop.is_set():
-        try:
-            train_once(settings, store)
-        except NoTrainingData as exc:
-            logger.warning("skipped training: %s", exc)
-        except Exception:
-            logger.exception("training failed; the previous model stays published")
-        stop.wait(interval_seconds)
+        now = time.monotonic()
+        if retrain_due(settings, store, last_run, now):
+            last_run = now
+            try:
+                train_once(settings, store, lock)
+            except Conflict:
+                logger.info("another trainer holds the lock; skipping this round")
+            except Exception:
+                logger.exception("training failed; the previous model stays published")
+        stop.wait(poll_seconds)

@@ -54,6 +54,8 @@ start_background stream stream
 
 before=$(processed)
 if [[ -f "$DATA" ]]; then
+  # Genres for category= filters; set before the API starts (it reads the catalogue once).
+  export STREAMREC_CATALOGUE_PATH="${STREAMREC_CATALOGUE_PATH:-$(dirname "$DATA")/u.item}"
   say "replaying MovieLens 100K from $DATA"
   "$SR" replay "$DATA" ${STREAMREC_REPLAY_LIMIT:+--limit "$STREAMREC_REPLAY_LIMIT"} | tee "$STATE/replay.json"
 else
@@ -83,6 +85,8 @@ cat <<MSG
     curl -s -X POST http://$HOST:$PORT/v1/events -H 'Content-Type: application/json' \\
       -d '{"event_id":"demo-1","user_id":"new-user","item_id":"$EXAMPLE_ITEM","event_type":"watch","timestamp":"2026-01-01T12:00:00Z"}'
     curl -s 'http://$HOST:$PORT/v1/users/new-user/recommendations?k=5'
+    curl -s 'http://$HOST:$PORT/v1/trending?k=5'
+    curl -s 'http://$HOST:$PORT/v1/model'
 
   Ctrl-C (or \`make stop\` in another terminal) stops everything started here.
 MSG

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingest.errors import InvalidEvent
-from ingest.schema import decode_event
+from ingest.schema import MAX_EVENT_BYTES, decode_event
 from stream.features import FeatureUpdate, feature_update
+
+# Machine-readable dead-letter reasons (header ``dlq.reason.code``, metric label ``reason``).
+NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA = (
+    "no_value",
+    "too_large",
+    "undecodable",
+    "invalid_json",
+    "schema",
+)
+REASON_CODES = (NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -27,16 +38,37 @@ class DeadLetter:
 
     message: RawMessage
     reason: str
+    code: str
 
     def headers(self) -> list[tuple[str, bytes]]:
         """Kafka headers that tell where the message came from and why it was rejected."""
         source = self.message
         return [
             ("dlq.reason", self.reason.encode("utf-8")),
+            ("dlq.reason.code", self.code.encode("ascii")),
             ("dlq.source.topic", source.topic.encode("utf-8")),
             ("dlq.source.partition", str(source.partition).encode("ascii")),
             ("dlq.source.offset", str(source.offset).encode("ascii")),
         ]
+
+
+def reason_code(value: bytes) -> str:
+    """Classify a value that ``decode_event`` rejected (only called for bad messages)."""
+    if len(value) > MAX_EVENT_BYTES:
+        return TOO_LARGE
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return UNDECODABLE
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return INVALID_JSON
+    return SCHEMA
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def split_batch(messages: Iterable[RawMessage]) -> tuple[list[FeatureUpdate], list[DeadLetter]]:
@@ -45,10 +77,10 @@ def split_batch(messages: Iterable[RawMessage]) -> tuple[list[FeatureUpdate], li
     dead: list[DeadLetter] = []
     for message in messages:
         if message.value is None:
-            dead.append(DeadLetter(message, "message has no value"))
+            dead.append(DeadLetter(message, "message has no value", NO_VALUE))
             continue
         try:
             updates.append(feature_update(decode_event(message.value)))
         except InvalidEvent as exc:
-            dead.append(DeadLetter(message, exc.message))
+            dead.append(DeadLetter(message, exc.message, reason_code(message.value)))
     return updates, dead

@@ -7,16 +7,18 @@ from dataclasses import dataclass
 
 from ingest.schema import WatchEvent
 
-# How much one event says the user wants the item. Negative signals carry no weight yet: they
-# only mark the item as seen (so it is not recommended again); see docs in README.
+# How much one event says the user wants the item. A negative weight means "never recommend
+# this item to this user"; 0 means "seen, no signal". `skip` lowers an item by 1 each time;
+# `dislike` replaces whatever weight the item had with -1 (later positive events add on top).
 EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
     "watch": 2.0,
     "like": 4.0,
     "share": 5.0,
-    "skip": 0.0,
-    "dislike": 0.0,
+    "skip": -1.0,
+    "dislike": -1.0,
 }
+REPLACING_EVENT_TYPES = frozenset({"dislike"})
 WATCH_BONUS = 2.0
 
 
@@ -30,14 +32,31 @@ def event_weight(event: WatchEvent) -> float:
 
 @dataclass(frozen=True)
 class FeatureUpdate:
-    """What one event changes: the user's item weight, history and the item's popularity."""
+    """What one event changes: the user's item weight, history and the item's popularity.
+
+    ``replace`` sets the user's weight for the item to ``weight`` instead of adding it.
+    """
 
     event_id: str
     user_id: str
     item_id: str
+    event_type: str
     weight: float
+    replace: bool
     timestamp_ms: int
     history_entry: str
+
+    @property
+    def popularity(self) -> float:
+        """Return what the event adds to item popularity and trending (positive weight only)."""
+        return self.weight if self.weight > 0 else 0.0
+
+
+def apply_weight(current: float | None, update: FeatureUpdate) -> float:
+    """Return the user's new weight for the item after one update."""
+    if update.replace or current is None:
+        return update.weight
+    return current + update.weight
 
 
 def history_entry(event: WatchEvent) -> str:
@@ -57,7 +76,9 @@ def feature_update(event: WatchEvent) -> FeatureUpdate:
         event_id=event.event_id,
         user_id=event.user_id,
         item_id=event.item_id,
+        event_type=event.event_type,
         weight=event_weight(event),
+        replace=event.event_type in REPLACING_EVENT_TYPES,
         timestamp_ms=event.timestamp,
         history_entry=history_entry(event),
     )

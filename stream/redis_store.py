@@ -1,38 +1,28 @@
-"""The Redis implementation of the feature store."""
+"""The Redis implementation of the feature store (a single server or a Redis Cluster)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
 
 from ingest.settings import Settings
-from stream import keys
+from stream import keys, trending
 from stream.features import FeatureUpdate
-from stream.store import FeatureStore
+from stream.redis_scripts import APPLY_GLOBAL_EVENTS, APPLY_USER_EVENTS, READ_TRENDING
+from stream.store import DEFAULT_TRENDING_HALF_LIFE_SECONDS, FeatureStore, now_ms
 
-# Applies one event atomically, once: the SET NX marker and the feature writes happen together,
-# so a redelivered event (worker crashed before committing its offset) changes nothing.
-# KEYS: seen, items, history, users, popularity, stats
-# ARGV: dedup ttl, user_id, item_id, weight, timestamp_ms, history entry, history length
-APPLY_EVENT_LUA = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('HINCRBY', KEYS[6], 'duplicates', 1)
-  return 0
-end
-redis.call('HINCRBYFLOAT', KEYS[2], ARGV[3], ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[7])
-if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, excess - 1) end
-redis.call('SADD', KEYS[4], ARGV[2])
-if tonumber(ARGV[4]) > 0 then redis.call('ZINCRBY', KEYS[5], ARGV[4], ARGV[3]) end
-redis.call('HINCRBY', KEYS[6], 'applied', 1)
-return 1
-"""
-
+RedisClient = redis.Redis | RedisCluster
+CLUSTER_SCHEME = "redis+cluster://"
 SCAN_BATCH = 500
+EVENTS_PER_SCRIPT = 500  # bounds how long one script call blocks other clients
 
 
 class RedisFeatureStore(FeatureStore):
@@ -40,52 +30,109 @@ class RedisFeatureStore(FeatureStore):
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         prefix: str,
         history_length: int = 200,
         dedup_ttl_seconds: int = 7 * 24 * 3600,
+        trending_half_life_seconds: float = DEFAULT_TRENDING_HALF_LIFE_SECONDS,
     ) -> None:
         self.client = client
         self.prefix = prefix
         self.history_length = history_length
         self.dedup_ttl_seconds = dedup_ttl_seconds
-        self._apply_script = client.register_script(APPLY_EVENT_LUA)
+        self.half_life_ms = trending_half_life_seconds * 1000
+        self.cluster = isinstance(client, RedisCluster)
+        self._scripts = {
+            body: hashlib.sha1(body.encode("utf-8")).hexdigest()
+            for body in (APPLY_USER_EVENTS, APPLY_GLOBAL_EVENTS, READ_TRENDING)
+        }
 
     def apply(self, updates: Sequence[FeatureUpdate]) -> int:
-        """Apply updates once each (by event_id) in one round trip; return how many were new."""
+        """Apply updates once each (by user_id and event_id) in one round trip; return new ones."""
         if not updates:
             return 0
-        pipe = self.client.pipeline(transaction=False)
+        user_calls = self._user_calls(updates)
+        results = self._run_scripts(user_calls + self._global_calls(updates, now_ms()))
+        return sum(int(result) for result in results[len(user_calls) :])
+
+    def _user_calls(self, updates: Sequence[FeatureUpdate]) -> list[tuple[str, list[Any]]]:
+        """One call per cluster slot (per chunk): markers, items and history keys + JSON events."""
+        calls = []
+        for group in self._by_slot(updates):
+            for chunk in _chunks(group):
+                index = _KeyIndex()
+                events = [
+                    [
+                        index.add(keys.event_seen_key(self.prefix, u.user_id, u.event_id)),
+                        index.add(keys.user_items_key(self.prefix, u.user_id)),
+                        index.add(keys.user_history_key(self.prefix, u.user_id)),
+                        u.item_id,
+                        repr(u.weight),
+                        int(u.replace),
+                        u.timestamp_ms,
+                        u.history_entry,
+                    ]
+                    for u in chunk
+                ]
+                args = [self.dedup_ttl_seconds, self.history_length, _json(events)]
+                calls.append((APPLY_USER_EVENTS, [len(index.names), *index.names, *args]))
+        return calls
+
+    def _by_slot(self, updates: Sequence[FeatureUpdate]) -> list[Sequence[FeatureUpdate]]:
+        if not self.cluster:
+            return [updates]
+        groups: dict[int, list[FeatureUpdate]] = defaultdict(list)
         for update in updates:
-            self._apply_script(
-                keys=self._keys_for(update), args=self._args_for(update), client=pipe
-            )
-        return sum(int(result) for result in pipe.execute())
+            slot = key_slot(keys.user_items_key(self.prefix, update.user_id).encode())
+            groups[slot].append(update)
+        return list(groups.values())
 
-    def _keys_for(self, update: FeatureUpdate) -> list[str]:
+    def _global_calls(
+        self, updates: Sequence[FeatureUpdate], now: int
+    ) -> list[tuple[str, list[Any]]]:
+        """One call per chunk: the global keys and the hourly dedup sets + JSON events."""
         p = self.prefix
-        return [
-            keys.event_seen_key(p, update.user_id, update.event_id),
-            keys.user_items_key(p, update.user_id),
-            keys.user_history_key(p, update.user_id),
-            keys.users_key(p),
-            keys.popularity_key(p),
-            keys.stats_key(p),
-        ]
+        settings = [self.dedup_ttl_seconds, repr(self.half_life_ms)]
+        settings += [trending.REBASE_AFTER_HALF_LIVES, repr(trending.PRUNE_BELOW)]
+        calls = []
+        for chunk in _chunks(updates):
+            index = _KeyIndex()
+            for name in (keys.users_key(p), keys.popularity_key(p), keys.trending_key(p)):
+                index.add(name)
+            index.add(keys.trending_clock_key(p))
+            index.add(keys.stats_key(p))
+            events = [
+                [
+                    index.add(keys.global_seen_key(p, u.timestamp_ms)),
+                    keys.global_seen_member(u.user_id, u.event_id),
+                    u.user_id,
+                    u.item_id,
+                    repr(u.popularity),
+                    trending.trending_time_ms(u.timestamp_ms, now),
+                ]
+                for u in chunk
+            ]
+            args = [*settings, _json(events)]
+            calls.append((APPLY_GLOBAL_EVENTS, [len(index.names), *index.names, *args]))
+        return calls
 
-    def _args_for(self, update: FeatureUpdate) -> list[Any]:
-        return [
-            self.dedup_ttl_seconds,
-            update.user_id,
-            update.item_id,
-            repr(float(update.weight)),
-            update.timestamp_ms,
-            update.history_entry,
-            self.history_length,
-        ]
+    def _run_scripts(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Run script calls in one pipeline; load the scripts once if Redis lost them."""
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for body, args in calls:
+                pipe.execute_command("EVALSHA", self._scripts[body], *args)
+            try:
+                return list(pipe.execute())
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                for body in self._scripts:
+                    self._scripts[body] = self.client.script_load(body)
+        raise AssertionError("unreachable")
 
     def user_items(self, user_id: str) -> dict[str, float]:
-        """Return item_id -> weight for every item the user interacted with."""
+        """Return item_id -> weight for every item the user interacted with (< 0: never show)."""
         raw = self.client.hgetall(keys.user_items_key(self.prefix, user_id))
         return _decode_weights(raw)
 
@@ -102,6 +149,20 @@ class RedisFeatureStore(FeatureStore):
             key, 0, k - 1, withscores=True
         )
         return [(_text(item), float(score)) for item, score in ranked]
+
+    def trending_items(self, k: int) -> list[tuple[str, float]]:
+        """Return the k items with the highest decayed popularity (as of the newest event time)."""
+        if k < 1:
+            return []
+        names = [keys.trending_key(self.prefix), keys.trending_clock_key(self.prefix)]
+        landmark, newest, flat = self._run_scripts([(READ_TRENDING, [2, *names, k])])[0]
+        if landmark is None or newest is None:
+            return []
+        scale = trending.normalised(
+            1.0, int(float(landmark)), int(float(newest)), self.half_life_ms
+        )
+        pairs = zip(flat[::2], flat[1::2], strict=True)
+        return [(_text(item), float(score) * scale) for item, score in pairs]
 
     def iter_user_items(self) -> Iterator[tuple[str, dict[str, float]]]:
         """Yield (user_id, user_items) for every user with features, in batches of reads."""
@@ -122,13 +183,37 @@ class RedisFeatureStore(FeatureStore):
 
     def stats(self) -> dict[str, int]:
         """Return counters: ``applied`` and ``duplicates``."""
-        raw = self.client.hgetall(keys.stats_key(self.prefix))
+        raw: dict[Any, Any] = self.client.hgetall(keys.stats_key(self.prefix))
         counters = {_text(name): int(value) for name, value in raw.items()}
         return {"applied": counters.get("applied", 0), "duplicates": counters.get("duplicates", 0)}
 
     def ping(self) -> None:
         """Raise redis.RedisError if Redis cannot be reached."""
         self.client.ping()
+
+
+class _KeyIndex:
+    """Key names in first-seen order with their 1-based index (as KEYS[i] in Lua)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def add(self, name: str) -> int:
+        """Return the Lua index of a key name, adding it if new."""
+        position = self._index.get(name)
+        if position is None:
+            self.names.append(name)
+            position = self._index[name] = len(self.names)
+        return position
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _chunks(updates: Sequence[FeatureUpdate]) -> list[Sequence[FeatureUpdate]]:
+    return [updates[i : i + EVENTS_PER_SCRIPT] for i in range(0, len(updates), EVENTS_PER_SCRIPT)]
 
 
 def _text(value: bytes | str) -> str:
@@ -139,11 +224,15 @@ def _decode_weights(raw: dict[Any, Any]) -> dict[str, float]:
     return {_text(item): float(weight) for item, weight in raw.items()}
 
 
-def connect_redis(url: str, timeout_seconds: float) -> redis.Redis:
-    """Create a Redis client with bounded timeouts (nothing is sent until first use)."""
-    return redis.Redis.from_url(
-        url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
-    )
+def connect_redis(url: str, timeout_seconds: float) -> RedisClient:
+    """Create a client for a Redis URL; ``redis+cluster://host:port`` means a Redis Cluster."""
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+    }
+    if url.startswith(CLUSTER_SCHEME):
+        return RedisCluster.from_url("redis://" + url[len(CLUSTER_SCHEME) :], **options)
+    return redis.Redis.from_url(url, **options)
 
 
 def redis_feature_store(settings: Settings) -> RedisFeatureStore:
@@ -154,4 +243,5 @@ def redis_feature_store(settings: Settings) -> RedisFeatureStore:
         settings.key_prefix,
         history_length=settings.history_length,
         dedup_ttl_seconds=settings.dedup_ttl_seconds,
+        trending_half_life_seconds=settings.trending_half_life_seconds,
     )

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from pydantic import SecretStr
+
 from ingest.settings import ENV_PREFIX, Settings
 
 T = TypeVar("T")
@@ -21,6 +23,10 @@ def settings_env(settings: Settings, **extra: str) -> dict[str, str]:
     """The environment that makes a child process load exactly these settings."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
     for name, value in settings.model_dump().items():
+        if value is None:  # unset optional settings stay unset in the child
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         env[f"{ENV_PREFIX}{name.upper()}"] = str(value)
     env.update(extra)
     return env

@@ -17,6 +17,7 @@ from ingest.publisher import kafka_publisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
+from recommender.lifecycle import redis_training_lock
 from recommender.trainer import train_once
 from stream.redis_store import redis_feature_store
 from tests.processes import settings_env, streamrec_process, wait_for
@@ -74,13 +75,14 @@ def test_new_user_events_change_recommendations_without_retraining(
     worker_log, api_log = tmp_path / "worker.log", tmp_path / "api.log"
     with streamrec_process(["stream"], env, worker_log):
         seed_features(settings, worker_log)
-        model = train_once(settings, redis_feature_store(settings))
+        trained = train_once(settings, redis_feature_store(settings), redis_training_lock(settings))
+        assert trained.status == "published"
         with streamrec_process(["api"], env, api_log):
             wait_for(lambda: _ready(base), 60, "the API to be ready", api_log)
 
             before = requests.get(f"{base}/v1/users/{NEW_USER}/recommendations?k=10", timeout=5)
             assert before.status_code == 200
-            assert before.json()["model_version"] == model.version
+            assert before.json()["model_version"] == trained.model_version
             popular_first = [item["item_id"] for item in before.json()["items"]]
             assert len(popular_first) == 10
 
@@ -114,7 +116,7 @@ def test_new_user_events_change_recommendations_without_retraining(
             assert not set(after) & set(watched)
             assert sum(genre(item) == 5 for item in after) >= 6, after
             final = requests.get(f"{base}/v1/users/{NEW_USER}/recommendations?k=10", timeout=5)
-            assert final.json()["model_version"] == model.version  # no retraining happened
+            assert final.json()["model_version"] == trained.model_version  # no retraining happened
 
             similar = requests.get(f"{base}/v1/items/item-5/similar?k=5", timeout=5)
             assert similar.status_code == 200

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,26 @@ def event(event_id: str, user_id: str, item_id: str, event_type: str = "view", t
             "timestamp": ts,
         }
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int, must_contain: str) -> dict[str, float] | None:
+    """Read the worker's /metrics as {series: value}, or None until it has ``must_contain``."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
+    except OSError:
+        return None
+    samples = {}
+    for line in text.decode().splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            samples[series] = float(value)
+    return samples if any(must_contain in series for series in samples) else None
 
 
 def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list:
@@ -111,7 +133,9 @@ def test_worker_applies_valid_events_once_and_dead_letters_the_rest(
 
     log = tmp_path / "worker.log"
     store = RedisFeatureStore(redis_client, settings.key_prefix)
-    with streamrec_process(["stream"], settings_env(settings), log):
+    port = free_port()
+    worker_settings = settings.model_copy(update={"stream_metrics_port": port})
+    with streamrec_process(["stream"], settings_env(worker_settings), log) as worker:
         wait_for(
             lambda: store.stats()["applied"] + store.stats()["duplicates"] >= 70,
             90,
@@ -119,6 +143,8 @@ def test_worker_applies_valid_events_once_and_dead_letters_the_rest(
             log,
         )
         dead = consume_all(settings, settings.dlq_topic, expected=len(invalid))
+        metrics = wait_for(lambda: scrape(port, "dead_letters_total"), 10, "metrics", log)
+        assert worker.poll() is None, "bad input must never stop the worker"
 
     assert store.stats() == {"applied": 60, "duplicates": 10}
     expected_items: dict[str, dict[str, float]] = {}
@@ -139,6 +165,18 @@ def test_worker_applies_valid_events_once_and_dead_letters_the_rest(
     assert "JSON" in reasons[invalid[1]]
     assert "user_id" in reasons[invalid[2]]
     assert "byte limit" in reasons[invalid[3]]
+    codes = {record.value: dict(record.headers)["dlq.reason.code"].decode() for record in dead}
+    assert [codes[value] for value in invalid] == [
+        "undecodable",
+        "invalid_json",
+        "schema",
+        "too_large",
+    ]
+    for reason in ("undecodable", "invalid_json", "schema", "too_large"):
+        assert metrics[f'streamrec_stream_dead_letters_total{{reason="{reason}"}}'] == 1.0
+    assert metrics['streamrec_stream_dead_letters_total{reason="no_value"}'] == 0.0
+    assert metrics['streamrec_stream_events_total{event_type="like"}'] == 14.0  # 12 + 2 again
+    assert metrics["streamrec_stream_applied_events_total"] == 60.0
     for record in dead:
         headers = dict(record.headers)
         assert headers["dlq.source.topic"].decode() == settings.events_topic

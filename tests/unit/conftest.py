@@ -38,14 +38,18 @@ def event(user_id: str, item_id: str, event_type: str = "watch", n: int = 0) -> 
     }
 
 
-def tiny_store() -> InMemoryFeatureStore:
-    """Return a store holding the two-taste history (b1 is the most popular item)."""
-    store = InMemoryFeatureStore()
+def fill_tiny(store: InMemoryFeatureStore) -> InMemoryFeatureStore:
+    """Apply the two-taste history to a store (b1 is the most popular item); return it."""
     events = [event(f"u{u}", item) for u in range(6) for item in A_ITEMS]
     events += [event(f"u{u}", item) for u in range(6, 12) for item in B_ITEMS]
     events += [event(f"u{u}", "b1", "like", 1) for u in range(6, 12)]
     store.apply([feature_update(validate_event(data)) for data in events])
     return store
+
+
+def tiny_store() -> InMemoryFeatureStore:
+    """Return a store holding the two-taste history (b1 is the most popular item)."""
+    return fill_tiny(InMemoryFeatureStore())
 
 
 @pytest.fixture(scope="session")

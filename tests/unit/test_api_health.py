@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import redis
 from flask.testing import FlaskClient
 
 from api import create_app
@@ -115,25 +114,3 @@ def test_unexpected_error_is_500_without_internals(
     assert "secret" not in response.get_data(as_text=True)
     logged = [r for r in caplog.records if r.exc_info and "secret internals" in str(r.exc_info[1])]
     assert logged, "the traceback must be logged"
-
-
-class UnreachableRedisStore(InMemoryFeatureStore):
-    """A store whose Redis client cannot connect."""
-
-    def user_items(self, user_id: str) -> dict[str, float]:
-        """Fail the way redis-py does when the server is down."""
-        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:16379. Connection refused.")
-
-
-def test_redis_outage_is_503_with_retry_after(settings: Settings, tiny_model: Model) -> None:
-    app = create_app(
-        settings,
-        store=UnreachableRedisStore(),
-        publisher=FakeEventPublisher(),
-        models=StaticModelSource(tiny_model),
-    )
-    response = app.test_client().get("/v1/users/u1/recommendations")
-    assert response.status_code == 503
-    assert response.headers["Retry-After"] == "5"
-    error = assert_error(response.get_json(), "unavailable")
-    assert "Redis" in error["message"] and "16379" not in error["message"]

@@ -6,6 +6,7 @@ import importlib
 import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -13,10 +14,13 @@ from kafka.errors import KafkaTimeoutError
 
 from api import create_app
 from api.backends import Lazy, backends
+from api.metrics import enable_multiprocess
 from api.probes import KafkaProbe
-from api.server import StreamrecGunicorn, gunicorn_options
+from api.server import StreamrecGunicorn, gunicorn_options, preload
 from ingest.errors import Unavailable
 from ingest.settings import Settings
+from recommender.artifacts import save_model
+from recommender.model import Model
 from stream.store import InMemoryFeatureStore
 from tests.unit.conftest import assert_error, event
 
@@ -117,7 +121,9 @@ def test_gunicorn_options_follow_the_settings() -> None:
     options = gunicorn_options(Settings(api_host="0.0.0.0", api_port=8081, api_workers=3))
     assert options["bind"] == "0.0.0.0:8081"
     assert (options["workers"], options["worker_class"], options["threads"]) == (3, "gthread", 4)
-    assert (options["timeout"], options["graceful_timeout"], options["accesslog"]) == (30, 10, "-")
+    assert (options["timeout"], options["graceful_timeout"], options["accesslog"]) == (30, 10, None)
+    assert options["preload_app"] is True
+    assert callable(options["child_exit"]) and callable(options["worker_exit"])
     assert gunicorn_options(Settings(api_host="::1"))["bind"] == "[::1]:8000"
 
 
@@ -128,11 +134,43 @@ def test_gunicorn_application_creates_the_app_per_worker(settings: Settings) -> 
     assert isinstance(server.load(), Flask)
 
 
-def test_gunicorn_conf_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gunicorn_conf_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared: list[Path] = []
+    monkeypatch.setattr("api.metrics.enable_multiprocess", shared.append)
     monkeypatch.setenv("STREAMREC_API_PORT", "8123")
+    monkeypatch.setenv("STREAMREC_METRICS_DIR", str(tmp_path))
     conf = importlib.reload(importlib.import_module("api.gunicorn_conf"))
     assert conf.bind == "127.0.0.1:8123"
-    assert conf.worker_class == "gthread"
+    assert conf.worker_class == "gthread" and conf.preload_app is True
+    assert set(shared) == {tmp_path}  # the workers' metrics go to the configured directory
+
+
+def test_preload_loads_the_model_before_the_fork(
+    settings: Settings, tiny_model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_model(tiny_model, settings.model_dir, keep=2)
+    app = preload(create_app(settings))
+    deps = backends(app)
+    source = deps.models.peek()
+    assert source is not None and source.current() is not None
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a gunicorn worker
+    assert deps.models.peek() is source  # kept across the fork, not loaded again
+    assert deps.store.peek() is None  # connections are made after the fork
+
+
+def test_multiprocess_metrics_start_from_a_clean_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prometheus_client.values
+
+    monkeypatch.setattr(prometheus_client.values, "ValueClass", prometheus_client.values.ValueClass)
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    (tmp_path / "counter_123.db").write_bytes(b"stale")
+    enable_multiprocess(tmp_path)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # undone after the test
+    assert not list(tmp_path.glob("*.db"))
 
 
 def test_wsgi_module_exposes_an_unconnected_app() -> None:

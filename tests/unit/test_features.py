@@ -7,7 +7,7 @@ import pytest
 from ingest.schema import validate_event
 from stream import keys
 from stream.batch import RawMessage, split_batch
-from stream.features import event_weight, feature_update
+from stream.features import apply_weight, event_weight, feature_update
 
 
 def event(**overrides: object):
@@ -17,10 +17,30 @@ def event(**overrides: object):
 
 @pytest.mark.parametrize(
     ("event_type", "weight"),
-    [("view", 1.0), ("watch", 2.0), ("like", 4.0), ("share", 5.0), ("skip", 0.0), ("dislike", 0.0)],
+    [
+        ("view", 1.0),
+        ("watch", 2.0),
+        ("like", 4.0),
+        ("share", 5.0),
+        ("skip", -1.0),
+        ("dislike", -1.0),
+    ],
 )
 def test_weights_by_type(event_type: str, weight: float) -> None:
     assert event_weight(event(event_type=event_type)) == weight
+
+
+def test_dislike_replaces_the_weight_other_events_add_to_it() -> None:
+    dislike, skip, like = (feature_update(event(event_type=t)) for t in ("dislike", "skip", "like"))
+    assert (dislike.replace, skip.replace, like.replace) == (True, False, False)
+    assert apply_weight(5.0, dislike) == -1.0
+    assert apply_weight(-1.0, skip) == -2.0
+    assert apply_weight(-1.0, like) == 3.0
+    assert apply_weight(None, skip) == -1.0
+
+
+def test_only_positive_weight_counts_for_popularity() -> None:
+    assert [feature_update(event(event_type=t)).popularity for t in ("share", "skip")] == [5.0, 0.0]
 
 
 def test_watch_weight_grows_with_fraction_watched_and_caps() -> None:
@@ -34,12 +54,13 @@ def test_watch_weight_grows_with_fraction_watched_and_caps() -> None:
 
 def test_feature_update_carries_history_entry() -> None:
     update = feature_update(event(event_type="like", timestamp=1234))
-    assert (update.user_id, update.item_id, update.weight, update.timestamp_ms) == (
+    assert (update.user_id, update.item_id, update.event_type, update.weight) == (
         "u",
         "i",
+        "like",
         4.0,
-        1234,
     )
+    assert update.timestamp_ms == 1234
     assert json.loads(update.history_entry) == {
         "event_id": "e",
         "item_id": "i",
@@ -52,9 +73,17 @@ def test_keys_byte_for_byte() -> None:
     assert keys.user_items_key("sr", "42") == "sr:user:{42}:items"
     assert keys.user_history_key("sr", "42") == "sr:user:{42}:history"
     assert keys.event_seen_key("sr", "42", "e-1") == "sr:user:{42}:event:e-1"
-    assert keys.users_key("sr") == "sr:users"
-    assert keys.popularity_key("t1") == "t1:items:popularity"
-    assert keys.stats_key("sr") == "sr:stats"
+    assert keys.global_seen_key("sr", 7_200_000 + 5) == "sr:{global}:seen:2"
+    assert keys.global_seen_member("42", "e-1") == "42:e-1"
+    assert keys.users_key("sr") == "sr:{global}:users"
+    assert keys.popularity_key("t1") == "t1:{global}:popularity"
+    assert keys.trending_key("sr") == "sr:{global}:trending"
+    assert keys.trending_clock_key("sr") == "sr:{global}:trending:clock"
+    assert keys.stats_key("sr") == "sr:{global}:stats"
+
+
+def test_global_dedup_members_keep_user_and_event_apart() -> None:
+    assert keys.global_seen_member("a:b", "c") != keys.global_seen_member("a", "b:c")
 
 
 def test_keys_escape_braces_so_the_hash_tag_is_the_whole_user_id() -> None:
@@ -76,3 +105,21 @@ def test_split_batch_separates_dead_letters_with_reasons() -> None:
     assert "UTF-8" in dead[0].reason and "no value" in dead[1].reason
     assert "user_id" in dead[2].reason
     assert dict(dead[2].headers())["dlq.source.partition"] == b"3"
+    assert [d.code for d in dead] == ["undecodable", "no_value", "schema"]
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (b"\xff\xfe", "undecodable"),
+        (b"{broken", "invalid_json"),
+        (b'{"x": NaN}', "invalid_json"),
+        (b"[1]", "schema"),
+        (b'{"event_id": "x"}', "schema"),
+        (b" " * (64 * 1024 + 1), "too_large"),
+    ],
+)
+def test_every_dead_letter_has_a_machine_readable_reason_code(value: bytes, code: str) -> None:
+    _, dead = split_batch([RawMessage("watch-events", 0, 1, None, value)])
+    assert [d.code for d in dead] == [code]
+    assert dict(dead[0].headers())["dlq.reason.code"] == code.encode()

@@ -11,9 +11,10 @@ from ingest.errors import InvalidRequest, ModelNotReady, NotFound
 from ingest.schema import EventType, WatchEvent
 from ingest.settings import Settings
 from recommender.artifacts import StaticModelSource
+from recommender.catalogue import Catalogue
 from recommender.matrix import build_user_items
 from recommender.model import Model
-from recommender.service import RecommendationService
+from recommender.service import Filters, RecommendationService, ScoredItem
 from recommender.train import train_model
 from stream.features import feature_update
 from stream.store import InMemoryFeatureStore
@@ -40,9 +41,21 @@ def watch(
     store.apply([feature_update(event)])
 
 
-def two_taste_store() -> InMemoryFeatureStore:
+class TrendingStore(InMemoryFeatureStore):
+    """The in-memory store with trending scripted by the test (decay is the store's own test)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trending: list[tuple[str, float]] | None = None
+
+    def trending_items(self, k: int) -> list[tuple[str, float]]:
+        """Return the scripted trending list, or popularity when none is scripted."""
+        return (self.trending if self.trending is not None else self.popular_items(k))[:k]
+
+
+def two_taste_store() -> TrendingStore:
     """Users a-0..a-7 watch 4 of the a items each, b-0..b-7 4 of the b items; b0 is most liked."""
-    store = InMemoryFeatureStore()
+    store = TrendingStore()
     for user in range(8):
         for offset in range(4):
             watch(store, f"a-{user}", A_ITEMS[(user + offset) % 6])
@@ -57,7 +70,7 @@ def model() -> Model:
 
 
 @pytest.fixture
-def store() -> InMemoryFeatureStore:
+def store() -> TrendingStore:
     return two_taste_store()
 
 
@@ -66,14 +79,14 @@ def service(store: InMemoryFeatureStore, model: Model) -> RecommendationService:
     return RecommendationService(store, StaticModelSource(model), clock=lambda: NOW)
 
 
-def ids(items: list[tuple[str, float]]) -> list[str]:
-    return [item_id for item_id, _ in items]
+def ids(items: list[ScoredItem]) -> list[str]:
+    return [item.item_id for item in items]
 
 
-def test_new_user_gets_popular_items(service: RecommendationService, model: Model) -> None:
+def test_new_user_gets_trending_items(service: RecommendationService, model: Model) -> None:
     answer = service.recommend("nobody", 3)
 
-    assert answer.source == "popular"
+    assert answer.source == "trending"
     assert ids(answer.items)[0] == "b0"
     assert len(answer.items) == 3
     assert answer.model_version == model.version
@@ -96,7 +109,7 @@ def test_user_with_history_gets_personal_unseen_items(
 def test_a_new_event_changes_the_next_answer_without_retraining(
     service: RecommendationService, store: InMemoryFeatureStore
 ) -> None:
-    assert service.recommend("carol", 3).source == "popular"
+    assert service.recommend("carol", 3).source == "trending"
 
     watch(store, "carol", "a0")
     watch(store, "carol", "a1")
@@ -119,23 +132,23 @@ def test_too_few_model_items_are_filled_from_popular(
     assert sorted(ids(answer.items)) == sorted({*A_ITEMS, *B_ITEMS, "brand-new"} - {"a0"})
 
 
-def test_without_a_model_popular_items_come_from_the_store(store: InMemoryFeatureStore) -> None:
+def test_without_a_model_popular_items_come_from_the_store(store: TrendingStore) -> None:
     watch(store, "erin", "b0")
     service = RecommendationService(store, StaticModelSource(None))
 
     answer = service.recommend("erin", 2)
 
-    assert answer.source == "popular" and answer.model_version is None
+    assert answer.source == "trending" and answer.model_version is None
     assert len(answer.items) == 2 and "b0" not in ids(answer.items)
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", answer.generated_at)
 
 
 def test_empty_store_falls_back_to_the_models_popular_items(model: Model) -> None:
-    service = RecommendationService(InMemoryFeatureStore(), StaticModelSource(model))
+    service = RecommendationService(TrendingStore(), StaticModelSource(model))
 
     answer = service.recommend("nobody", 2)
 
-    assert answer.items == model.popular_items(2)
+    assert [(item.item_id, item.score) for item in answer.items] == model.popular_items(2)
 
 
 def test_similar_items_come_from_the_model(service: RecommendationService) -> None:
@@ -161,3 +174,134 @@ def test_similar_items_without_a_model_is_not_ready(store: InMemoryFeatureStore)
 def test_k_must_be_positive(service: RecommendationService, k: int) -> None:
     with pytest.raises(InvalidRequest, match="k must be a positive integer"):
         service.recommend("alice", k)
+
+
+def test_because_names_the_history_items_behind_each_pick(
+    service: RecommendationService, store: TrendingStore
+) -> None:
+    for item_id in ["a0", "a1", "a2"]:
+        watch(store, "gina", item_id)
+
+    answer = service.recommend("gina", 3)
+
+    assert answer.items and all(item.because for item in answer.items)
+    assert all(set(item.because) <= {"a0", "a1", "a2"} for item in answer.items)
+
+
+def test_explanations_add_up_to_the_score(model: Model) -> None:
+    user_items = {"a0": 2.0, "a1": 3.0, "b5": 1.0}
+    vector = model.user_vector(user_items)
+    assert vector is not None
+    ranked = model.recommend(user_items, 4, exclude=set(user_items))
+    for item_id, score in ranked:
+        assert float(model.item_factors[model.item_index[item_id]] @ vector) == pytest.approx(score)
+    assert set(model.explain(user_items, [i for i, _ in ranked])) == {i for i, _ in ranked}
+
+
+def test_exclude_and_include_seen(service: RecommendationService, store: TrendingStore) -> None:
+    for item_id in ["a0", "a1"]:
+        watch(store, "hal", item_id)
+
+    plain = ids(service.recommend("hal", 12).items)
+    excluded = ids(service.recommend("hal", 12, Filters(exclude=frozenset({"a2"}))).items)
+    with_seen = ids(service.recommend("hal", 12, Filters(include_seen=True)).items)
+
+    assert "a2" in plain and "a2" not in excluded
+    assert not {"a0", "a1"} & set(plain)
+    assert {"a0", "a1"} <= set(with_seen)
+
+
+def test_dislike_and_skip_remove_an_item_even_with_include_seen(
+    service: RecommendationService, store: TrendingStore
+) -> None:
+    for item_id in ["a0", "a1", "a2"]:
+        watch(store, "ivy", item_id)
+    store.apply(
+        [
+            feature_update(
+                WatchEvent(
+                    event_id="ivy-dislike",
+                    user_id="ivy",
+                    item_id="a0",
+                    event_type="dislike",
+                    timestamp=1_764_000_000_001,
+                )
+            )
+        ]
+    )
+
+    answer = service.recommend("ivy", 12, Filters(include_seen=True))
+
+    if store.user_items("ivy")["a0"] < 0:  # the stream's dislike semantics are in place
+        assert "a0" not in ids(answer.items)
+    assert {"a1", "a2"} <= set(ids(answer.items))
+
+
+def test_category_filter_uses_the_catalogue(store: TrendingStore, model: Model) -> None:
+    catalogue = Catalogue(
+        titles={},
+        categories={
+            item: frozenset({"Drama" if item in ("a4", "b3") else "Comedy"})
+            for item in A_ITEMS + B_ITEMS
+        },
+    )
+    service = RecommendationService(store, StaticModelSource(model), catalogue=catalogue)
+    watch(store, "jo", "a0")
+
+    answer = service.recommend("jo", 5, Filters(category="drama"))
+
+    assert ids(answer.items)[0] == "a4" and set(ids(answer.items)) == {"a4", "b3"}
+    assert set(ids(service.trending(5, Filters(category="DRAMA")).items)) == {"a4", "b3"}
+    assert service.categories() == ["Comedy", "Drama"]
+    with pytest.raises(InvalidRequest, match="unknown category 'Horror'") as info:
+        service.recommend("jo", 5, Filters(category="Horror"))
+    assert info.value.details[0]["field"] == "category"
+
+
+def test_trending_lists_the_store_trending_then_popular(
+    service: RecommendationService, store: TrendingStore
+) -> None:
+    store.trending = [("b4", 9.0), ("a5", 8.0)]
+
+    answer = service.trending(4, Filters(exclude=frozenset({"a5"})))
+
+    assert answer.source == "trending"
+    assert ids(answer.items)[:1] == ["b4"] and "a5" not in ids(answer.items)
+    assert len(answer.items) == 4
+
+
+def test_an_item_newer_than_the_model_reaches_users_through_trending(
+    service: RecommendationService, store: TrendingStore
+) -> None:
+    for item_id in ["a0", "a1"]:
+        watch(store, "kim", item_id)
+    store.trending = [("b0", 10.0), ("fresh-item", 5.0)]
+
+    items = ids(service.recommend("kim", 5).items)
+
+    assert items[-1] == "fresh-item" and len(items) == 5
+    assert "fresh-item" not in ids(service.recommend("kim", 4).items)
+
+
+def test_history_is_newest_first(service: RecommendationService, store: TrendingStore) -> None:
+    watch(store, "lee", "a0")
+    assert [entry["item_id"] for entry in service.history("lee", 10)] == ["a0"]
+    with pytest.raises(InvalidRequest, match="limit"):
+        service.history("lee", 0)
+
+
+def test_bpr_model_serves_through_the_same_path(store: TrendingStore, tmp_path) -> None:
+    from recommender.artifacts import load_model, save_model
+
+    settings = Settings(algorithm="bpr", bpr_factors=4, bpr_iterations=300, random_seed=3)
+    bpr = train_model(build_user_items(store.iter_user_items()), settings)
+    assert bpr.metadata["algorithm"] == "bpr" and bpr.item_factors.shape[1] == 5
+    reloaded = load_model(save_model(bpr, tmp_path, keep=2))
+    service = RecommendationService(store, StaticModelSource(reloaded))
+    for item_id in ["b0", "b1", "b2"]:
+        watch(store, "max", item_id)
+
+    answer = service.recommend("max", 3)
+
+    assert answer.source == "model"
+    assert sum(item.item_id.startswith("b") for item in answer.items) >= 2

@@ -1,0 +1,127 @@
+"""The API as a real gunicorn server (2 workers, preloaded model): request ids, JSON access logs,
+metrics added up across workers, the admin key, and a short locust run of mixed traffic."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from pydantic import SecretStr
+
+from ingest.settings import ENV_PREFIX, Settings, load_settings
+from recommender.artifacts import save_model
+from recommender.matrix import build_user_items
+from recommender.train import train_model
+from tests.processes import streamrec_process, wait_for
+from tests.unit.conftest import tiny_store
+
+KEY = "e2e-admin-key-0123456789abcdef"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def api_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process loading these settings (None left out, secrets shown)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
+    for name, value in settings:
+        if value is not None:
+            shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"{ENV_PREFIX}{name.upper()}"] = str(shown)
+    return env
+
+
+@pytest.fixture
+def server(isolated: dict[str, object], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """Start ``streamrec api`` on a free port with a published model; yield its URL and log."""
+    settings = load_settings(
+        **isolated,
+        api_port=free_port(),
+        api_workers=2,
+        api_threads=4,
+        admin_api_key=KEY,
+        metrics_dir=tmp_path / "metrics",
+        model_check_seconds=0.5,
+    )
+    small = settings.model_copy(update={"als_factors": 4, "als_iterations": 10})
+    save_model(
+        train_model(build_user_items(tiny_store().iter_user_items()), small), settings.model_dir, 3
+    )
+    log = tmp_path / "api.log"
+    base = f"http://127.0.0.1:{settings.api_port}"
+    with streamrec_process(["api"], api_env(settings), log):
+        wait_for(lambda: _ready(base), 60, "the API to be ready", log)
+        yield base, log
+
+
+def _ready(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_request_ids_logs_and_metrics_across_workers(server: tuple[str, Path]) -> None:
+    base, log = server
+    session = requests.Session()
+    for n in range(40):
+        response = session.get(
+            f"{base}/v1/users/u{n % 12}/recommendations?k=3", headers={"X-Request-ID": f"e2e-{n}"}
+        )
+        assert response.status_code == 200 and response.headers["X-Request-ID"] == f"e2e-{n}"
+    metrics = session.get(f"{base}/metrics").text
+    route = 'route="/v1/users/<path:user_id>/recommendations",status="200"'
+    line = next(
+        li
+        for li in metrics.splitlines()
+        if li.startswith("streamrec_http_requests_total{") and route in li
+    )
+    assert float(line.rsplit(" ", 1)[1]) == 40  # every worker's answers, added up
+    assert "streamrec_model_info{" in metrics
+    entries = [json.loads(li) for li in log.read_text().splitlines() if li.startswith('{"time"')]
+    logged = {e["request_id"] for e in entries if e.get("logger") == "streamrec.access"}
+    assert {f"e2e-{n}" for n in range(40)} <= logged
+    assert KEY not in log.read_text()
+
+
+def test_admin_needs_the_key(server: tuple[str, Path]) -> None:
+    base, _ = server
+    assert requests.get(f"{base}/v1/model", timeout=5).json()["version"]
+    assert requests.post(f"{base}/v1/admin/rollback", timeout=5).status_code == 401
+    wrong = {"X-API-Key": KEY[:-1] + "x"}
+    assert requests.post(f"{base}/v1/admin/rollback", headers=wrong, timeout=5).status_code == 401
+    right = {"X-API-Key": KEY}
+    response = requests.post(f"{base}/v1/admin/rollback", headers=right, timeout=5)
+    assert response.status_code == 404  # one version only: nothing older to roll back to
+    assert response.json()["error"]["code"] == "not_found"
+
+
+LOCUST = Path(sys.executable).parent / "locust"
+
+
+@pytest.mark.skipif(not LOCUST.exists(), reason="locust is not installed")
+def test_locust_mixed_traffic_runs_without_failures(
+    server: tuple[str, Path], tmp_path: Path
+) -> None:
+    base, _ = server
+    csv = tmp_path / "locust"
+    command = [str(LOCUST), "-f", str(REPO / "scripts" / "locustfile.py"), "--headless"]
+    command += ["-u", "8", "-r", "8", "-t", "6s", "--host", base, "--csv", str(csv)]
+    command += ["--only-summary", "--ids-users", "11", "--user-prefix", "u"]
+    command += ["--ids-items", "4", "--item-prefix", "a"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=90, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = (tmp_path / "locust_stats.csv").read_text().splitlines()
+    total = next(row for row in stats if ",Aggregated," in row).split(",")
+    assert int(total[2]) > 20 and int(total[3]) == 0  # requests, failures
