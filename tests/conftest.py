@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-LOCAL_KAFKA = "127.0.0.1:19092"
-LOCAL_REDIS = "redis://127.0.0.1:16379/0"
+# Where scripts/services.sh starts them (the same variables move both).
+LOCAL_KAFKA = f"127.0.0.1:{os.environ.get('STREAMREC_KAFKA_PORT', '19092')}"
+LOCAL_REDIS = f"redis://127.0.0.1:{os.environ.get('STREAMREC_REDIS_PORT', '16379')}/0"
 
 
 @dataclass(frozen=True)
