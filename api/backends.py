@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from flask import Flask, current_app
 from kafka.errors import KafkaError
 
-from api.degraded import ModelPopularityStore, RedisOutage
+from api.degraded import ModelPopularityStore, Outage
 from api.probes import KafkaProbe
 from ingest.errors import Unavailable
 from ingest.publisher import EventPublisher, kafka_publisher
@@ -104,7 +104,10 @@ class Backends:
         self.degraded_service = Lazy(
             lambda: self.service_over(ModelPopularityStore(self.models.get()))
         )
-        self.redis_outage = RedisOutage(settings.api_degraded_seconds)
+        self.redis_outage = Outage("Redis", settings.api_degraded_seconds)
+        # After Kafka failed, POST /v1/events answers 503 at once for a while instead of tying
+        # up a worker thread for the whole publish timeout per request.
+        self.kafka_outage = Outage("Kafka", settings.api_degraded_seconds)
         self.admin = Lazy(self._build_admin, admin)
         self.kafka_probe = KafkaProbe(
             settings.kafka_bootstrap,

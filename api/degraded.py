@@ -24,10 +24,13 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class RedisOutage:
-    """Remembers when Redis last failed, so callers can skip it for a while (a circuit breaker)."""
+class Outage:
+    """Remembers when a backend last failed, so callers can skip it for a while (a breaker)."""
 
-    def __init__(self, hold_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, name: str, hold_seconds: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name
         self.hold_seconds = hold_seconds
         self._clock = clock
         self._failed_at: float | None = None
@@ -44,14 +47,16 @@ class RedisOutage:
             first = self._failed_at is None
             self._failed_at = self._clock()
         if first:
-            log.warning("Redis failed (%s); serving degraded answers from the model", exc)
+            log.warning(
+                "%s failed (%s); not asking it again for %ss", self.name, exc, self.hold_seconds
+            )
 
     def clear(self) -> None:
-        """Note that Redis answered again."""
+        """Note that the backend answered again."""
         if self._failed_at is not None:
             with self._lock:
                 self._failed_at = None
-            log.info("Redis answers again; degraded mode is over")
+            log.info("%s answers again", self.name)
 
 
 class ModelPopularityStore(InMemoryFeatureStore):
@@ -68,7 +73,7 @@ class ModelPopularityStore(InMemoryFeatureStore):
 
 
 def call_with_fallback(
-    outage: RedisOutage,
+    outage: Outage,
     primary: Callable[[], T],
     fallback: Callable[[], T],
 ) -> tuple[T, bool]:

@@ -68,7 +68,9 @@ def build_document(
             "title": "streamrec API",
             "version": version,
             "description": "Real-time recommendations: events in, personalised lists out. Every "
-            'error answers `{"error": {"code", "message", "details"}}`.',
+            'error answers `{"error": {"code", "message", "details"}}`: besides the answers listed '
+            "per operation, any path answers 404 `not_found` if unknown, 405 "
+            "`method_not_allowed` for a wrong method, and 500 `internal_error` (never a trace).",
         },
         "paths": paths,
         "components": {

@@ -147,13 +147,22 @@ class HistoryQuery(BaseModel):
     ] = DEFAULT_HISTORY
 
 
+LIST_FIELDS = frozenset({"exclude"})
 _ID_ADAPTER: TypeAdapter[str] = TypeAdapter(Id)
 Q = TypeVar("Q", bound=BaseModel)
 
 
 def parse_query(model: type[Q], args: Mapping[str, str]) -> Q:
-    """Validate query arguments against ``model``; raise InvalidRequest naming each bad one."""
-    values = {name: args[name] for name in model.model_fields if name in args}
+    """Validate query arguments against ``model``; raise InvalidRequest naming each bad one.
+
+    A repeated list parameter (``exclude=a&exclude=b``) adds up; other repeats use the first.
+    """
+    getlist = getattr(args, "getlist", None)
+    values = {
+        name: ",".join(getlist(name)) if getlist and name in LIST_FIELDS else args[name]
+        for name in model.model_fields
+        if name in args
+    }
     try:
         return model.model_validate(values)
     except PydanticValidationError as exc:

@@ -27,15 +27,13 @@ from redis import RedisError
 
 from ingest.settings import Settings
 from stream.batch import DeadLetter, RawMessage, split_batch
-from stream.features import FeatureUpdate
 from stream.metrics import WorkerMetrics
-from stream.store import FeatureStore, now_ms
+from stream.store import FeatureStore, PreparedUpdates, now_ms
 
 logger = logging.getLogger(__name__)
 
 BATCH_MAX_EVENTS = 1000
 POLL_MS = 200
-OVERLAP = True
 RETRY_MAX_SECONDS = 5.0
 
 
@@ -48,13 +46,15 @@ class Batch:
     """One fetched batch, decoded: what to write and which offsets it completes."""
 
     started: float
-    updates: list[FeatureUpdate]
+    prepared: PreparedUpdates
     dead: list[DeadLetter]
     offsets: dict[TopicPartition, int]
 
 
-def prepare_batch(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> Batch:
-    """Decode a fetched batch into feature updates and dead letters."""
+def prepare_batch(
+    fetched: dict[TopicPartition, list[ConsumerRecord]], store: FeatureStore
+) -> Batch:
+    """Decode a fetched batch into dead letters and updates prepared for the store."""
     started = time.perf_counter()
     updates, dead = split_batch(
         RawMessage(r.topic, r.partition, r.offset, r.key, r.value)
@@ -62,7 +62,7 @@ def prepare_batch(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> Batch:
         for r in records
     )
     offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
-    return Batch(started, updates, dead, offsets)
+    return Batch(started, store.prepare(updates), dead, offsets)
 
 
 class StreamWorker(ConsumerRebalanceListener):
@@ -115,12 +115,11 @@ class StreamWorker(ConsumerRebalanceListener):
                 fetched = await consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH_MAX_EVENTS)
                 if not fetched:
                     continue
-                batch = prepare_batch(fetched)
+                batch = prepare_batch(fetched, self.store)
                 if in_flight is not None:
                     await in_flight
                 in_flight = asyncio.create_task(self.finish_batch(batch))
-                if OVERLAP:
-                    await asyncio.sleep(0)  # let it start, so that it runs beside the next decode
+                await asyncio.sleep(0)  # let it start, so that it runs beside the next decode
         finally:
             if in_flight is not None:
                 await in_flight
@@ -130,12 +129,12 @@ class StreamWorker(ConsumerRebalanceListener):
         async with self._batch_lock:
             await self.send_dead_letters(batch.dead)
             try:
-                applied = await self.apply_with_retry(batch.updates)
+                applied = await self.apply_with_retry(batch.prepared)
             except StoppedBeforeApplied:
                 logger.warning("stopped before a batch reached Redis; it will be redelivered")
                 return
             await self._commit(batch.offsets)
-        self.metrics.count_batch(batch.updates, batch.dead, applied, now_ms())
+        self.metrics.count_batch(batch.prepared.updates, batch.dead, applied, now_ms())
         self.metrics.batch_seconds.observe(time.perf_counter() - batch.started)
         self._record_lag(batch.offsets)
         logger.debug("batch: %d applied, %d dead", applied, len(batch.dead))
@@ -170,12 +169,12 @@ class StreamWorker(ConsumerRebalanceListener):
         if pending:
             await asyncio.gather(*pending)
 
-    async def apply_with_retry(self, updates: Sequence[FeatureUpdate]) -> int:
+    async def apply_with_retry(self, prepared: PreparedUpdates) -> int:
         """Apply updates to the store, retrying with backoff while Redis is unreachable."""
         delay = 0.1
         while True:
             try:
-                return await asyncio.to_thread(self.store.apply, updates)
+                return await asyncio.to_thread(self.store.apply_prepared, prepared)
             except RedisError as exc:
                 if self._stopping.is_set():
                     raise StoppedBeforeApplied from exc

@@ -14,15 +14,20 @@ from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
 from ingest.settings import Settings
-from stream import keys, trending
+from stream import keys, redis_calls, trending
 from stream.features import FeatureUpdate
+from stream.redis_calls import Call, CallSettings
 from stream.redis_scripts import APPLY_GLOBAL_EVENTS, APPLY_USER_EVENTS, READ_TRENDING
-from stream.store import DEFAULT_TRENDING_HALF_LIFE_SECONDS, FeatureStore, now_ms
+from stream.store import (
+    DEFAULT_TRENDING_HALF_LIFE_SECONDS,
+    FeatureStore,
+    PreparedUpdates,
+    now_ms,
+)
 
 RedisClient = redis.Redis | RedisCluster
 CLUSTER_SCHEME = "redis+cluster://"
 SCAN_BATCH = 500
-EVENTS_PER_SCRIPT = 500  # bounds how long one script call blocks other clients
 
 
 class RedisFeatureStore(FeatureStore):
@@ -42,6 +47,9 @@ class RedisFeatureStore(FeatureStore):
         self.dedup_ttl_seconds = dedup_ttl_seconds
         self.half_life_ms = trending_half_life_seconds * 1000
         self.cluster = isinstance(client, RedisCluster)
+        self._call_settings = CallSettings(
+            prefix, history_length, dedup_ttl_seconds, trending_half_life_seconds * 1000
+        )
         self._scripts = {
             body: hashlib.sha1(body.encode("utf-8")).hexdigest()
             for body in (APPLY_USER_EVENTS, APPLY_GLOBAL_EVENTS, READ_TRENDING)
@@ -49,36 +57,29 @@ class RedisFeatureStore(FeatureStore):
 
     def apply(self, updates: Sequence[FeatureUpdate]) -> int:
         """Apply updates once each (by user_id and event_id) in one round trip; return new ones."""
-        if not updates:
-            return 0
-        user_calls = self._user_calls(updates)
-        results = self._run_scripts(user_calls + self._global_calls(updates, now_ms()))
-        return sum(int(result) for result in results[len(user_calls) :])
+        return self.apply_prepared(self.prepare(updates))
 
-    def _user_calls(self, updates: Sequence[FeatureUpdate]) -> list[tuple[str, list[Any]]]:
-        """One call per cluster slot (per chunk): markers, items and history keys + JSON events."""
-        calls = []
-        for group in self._by_slot(updates):
-            for chunk in _chunks(group):
-                index = _KeyIndex()
-                events = [
-                    [
-                        index.add(keys.event_seen_key(self.prefix, u.user_id, u.event_id)),
-                        index.add(keys.user_items_key(self.prefix, u.user_id)),
-                        index.add(keys.user_history_key(self.prefix, u.user_id)),
-                        u.item_id,
-                        repr(u.weight),
-                        int(u.replace),
-                        u.timestamp_ms,
-                        u.history_entry,
-                    ]
-                    for u in chunk
-                ]
-                args = [self.dedup_ttl_seconds, self.history_length, _json(events)]
-                calls.append((APPLY_USER_EVENTS, [len(index.names), *index.names, *args]))
-        return calls
+    def prepare(self, updates: Sequence[FeatureUpdate]) -> PreparedUpdates:
+        """Build the script calls (keys and JSON arguments) that apply the updates."""
+        user_calls = self._user_calls(updates)
+        global_calls = self._global_calls(updates, now_ms()) if updates else []
+        return PreparedUpdates(updates, (user_calls + global_calls, len(user_calls)))
+
+    def apply_prepared(self, prepared: PreparedUpdates) -> int:
+        """Run the prepared script calls in one pipeline; return how many events were new."""
+        calls, n_user_calls = prepared.payload
+        if not calls:
+            return 0
+        return sum(int(result) for result in self._run_scripts(calls)[n_user_calls:])
+
+    def _user_calls(self, updates: Sequence[FeatureUpdate]) -> list[Call]:
+        return redis_calls.user_calls(self._call_settings, self._by_slot(updates))
+
+    def _global_calls(self, updates: Sequence[FeatureUpdate], now: int) -> list[Call]:
+        return redis_calls.global_calls(self._call_settings, updates, now)
 
     def _by_slot(self, updates: Sequence[FeatureUpdate]) -> list[Sequence[FeatureUpdate]]:
+        """Group updates by the cluster slot of their user (a single group without a cluster)."""
         if not self.cluster:
             return [updates]
         groups: dict[int, list[FeatureUpdate]] = defaultdict(list)
@@ -87,36 +88,7 @@ class RedisFeatureStore(FeatureStore):
             groups[slot].append(update)
         return list(groups.values())
 
-    def _global_calls(
-        self, updates: Sequence[FeatureUpdate], now: int
-    ) -> list[tuple[str, list[Any]]]:
-        """One call per chunk: the global keys and the hourly dedup sets + JSON events."""
-        p = self.prefix
-        settings = [self.dedup_ttl_seconds, repr(self.half_life_ms)]
-        settings += [trending.REBASE_AFTER_HALF_LIVES, repr(trending.PRUNE_BELOW)]
-        calls = []
-        for chunk in _chunks(updates):
-            index = _KeyIndex()
-            for name in (keys.users_key(p), keys.popularity_key(p), keys.trending_key(p)):
-                index.add(name)
-            index.add(keys.trending_clock_key(p))
-            index.add(keys.stats_key(p))
-            events = [
-                [
-                    index.add(keys.global_seen_key(p, u.timestamp_ms)),
-                    keys.global_seen_member(u.user_id, u.event_id),
-                    u.user_id,
-                    u.item_id,
-                    repr(u.popularity),
-                    trending.trending_time_ms(u.timestamp_ms, now),
-                ]
-                for u in chunk
-            ]
-            args = [*settings, _json(events)]
-            calls.append((APPLY_GLOBAL_EVENTS, [len(index.names), *index.names, *args]))
-        return calls
-
-    def _run_scripts(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    def _run_scripts(self, calls: list[Call]) -> list[Any]:
         """Run script calls in one pipeline; load the scripts once if Redis lost them."""
         for attempt in (1, 2):
             pipe = self.client.pipeline(transaction=False)
@@ -190,30 +162,6 @@ class RedisFeatureStore(FeatureStore):
     def ping(self) -> None:
         """Raise redis.RedisError if Redis cannot be reached."""
         self.client.ping()
-
-
-class _KeyIndex:
-    """Key names in first-seen order with their 1-based index (as KEYS[i] in Lua)."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self._index: dict[str, int] = {}
-
-    def add(self, name: str) -> int:
-        """Return the Lua index of a key name, adding it if new."""
-        position = self._index.get(name)
-        if position is None:
-            self.names.append(name)
-            position = self._index[name] = len(self.names)
-        return position
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _chunks(updates: Sequence[FeatureUpdate]) -> list[Sequence[FeatureUpdate]]:
-    return [updates[i : i + EVENTS_PER_SCRIPT] for i in range(0, len(updates), EVENTS_PER_SCRIPT)]
 
 
 def _text(value: bytes | str) -> str:

@@ -7,6 +7,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from stream.features import FeatureUpdate, apply_weight
@@ -15,12 +16,28 @@ from stream.trending import TrendingScores, trending_time_ms
 DEFAULT_TRENDING_HALF_LIFE_SECONDS = 86_400.0
 
 
+@dataclass(frozen=True)
+class PreparedUpdates:
+    """Updates with whatever a store computed ahead of writing them (``payload``)."""
+
+    updates: Sequence[FeatureUpdate]
+    payload: Any = None
+
+
 class FeatureStore(ABC):
     """Where the stream worker writes features and the trainer and API read them."""
 
     @abstractmethod
     def apply(self, updates: Sequence[FeatureUpdate]) -> int:
         """Apply updates once each (by user_id and event_id); return how many were new."""
+
+    def prepare(self, updates: Sequence[FeatureUpdate]) -> PreparedUpdates:
+        """Do the CPU work of ``apply`` ahead of the write (the worker overlaps it with I/O)."""
+        return PreparedUpdates(updates)
+
+    def apply_prepared(self, prepared: PreparedUpdates) -> int:
+        """Apply what ``prepare`` returned; the same effect as ``apply`` of its updates."""
+        return self.apply(prepared.updates)
 
     @abstractmethod
     def user_items(self, user_id: str) -> dict[str, float]:

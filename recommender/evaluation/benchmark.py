@@ -31,8 +31,8 @@ def candidates(quick: bool) -> list[Candidate]:
         return als_grid(("binary", "events"), (64,), (50, 80), (10, 15), (15,)) + bpr_grid(
             ("binary",), (64,), (0.001,), (0.01,), (50, 100)
         )
-    als = als_grid(("binary", "events"), (64, 128), (20, 50, 80, 120), (5, 10, 15, 25), (15, 30))
-    bpr = bpr_grid(("binary",), (64, 128), (0.001, 0.01), (0.01, 0.05), (50, 100))
+    als = als_grid(("binary", "events"), (64, 128), (50, 80, 120), (5, 10, 15, 25), (15, 30))
+    bpr = bpr_grid(("binary",), (64, 128), (0.001, 0.01), (0.01,), (50, 100))
     return als + bpr
 
 

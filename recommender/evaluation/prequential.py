@@ -8,6 +8,7 @@ item is in it, then the event is applied to the feature store exactly as the str
 
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,8 @@ from recommender.model import Model
 from recommender.service import RecommendationService
 from stream.features import feature_update
 from stream.store import FeatureStore
+
+logger = logging.getLogger(__name__)
 
 
 class Variant(ABC):
@@ -96,6 +99,15 @@ class FrozenVariant(Variant):
         return picked
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A request that raised instead of answering (counted as a miss)."""
+
+    index: int
+    user_id: str
+    error: str
+
+
 @dataclass
 class ReplayResult:
     """Per-variant hits (one per replayed event, in order) and the time spent answering."""
@@ -104,6 +116,7 @@ class ReplayResult:
     hits: dict[str, npt.NDArray[np.bool_]]
     answer_seconds: dict[str, float]
     retrain_seconds: dict[str, list[float]] = field(default_factory=dict)
+    failures: dict[str, list[Failure]] = field(default_factory=dict)
 
     def hit_rate(self, name: str) -> float:
         """Return the variant's share of events whose item was in its top-k."""
@@ -120,17 +133,22 @@ def replay(
     """Before each event ask every variant, count hits, then apply the event to the store."""
     hits = {variant.name: np.zeros(len(events), dtype=bool) for variant in variants}
     seconds = dict.fromkeys(hits, 0.0)
+    failures: dict[str, list[Failure]] = {name: [] for name in hits}
     for index, event in enumerate(progress(events)):
         for variant in variants:
             started = time.perf_counter()
-            hits[variant.name][index] = event.item_id in variant.top_k(event.user_id)
+            try:
+                hits[variant.name][index] = event.item_id in variant.top_k(event.user_id)
+            except Exception as exc:  # a request that fails is a miss, and is reported
+                logger.warning("%s failed on event %d: %r", variant.name, index, exc)
+                failures[variant.name].append(Failure(index, event.user_id, repr(exc)))
             seconds[variant.name] += time.perf_counter() - started
         store.apply([feature_update(event)])
         for variant in variants:
             variant.after_event(index + 1)
     retrains = {v.name: v.retrain_seconds for v in variants if isinstance(v, RetrainingVariant)}
     timestamps = np.fromiter((event.timestamp for event in events), np.int64, len(events))
-    return ReplayResult(timestamps, hits, seconds, retrains)
+    return ReplayResult(timestamps, hits, seconds, retrains, failures)
 
 
 def windowed_hit_rate(

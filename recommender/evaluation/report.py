@@ -140,15 +140,32 @@ def prequential_table(section: PrequentialSection) -> str:
     """Render each variant's overall hit-rate@10 and answer time."""
     result = section.result
     n = max(len(result.timestamps_ms), 1)
-    lines = ["| variant | hit-rate@10 | hits | ms per answer | retrains |", "|---|---|---|---|---|"]
+    lines = [
+        "| variant | hit-rate@10 | hits | ms per answer | retrains | failed requests |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, hits in result.hits.items():
         retrains = result.retrain_seconds.get(name)
         done = f"{len(retrains)} ({sum(retrains):.1f} s)" if retrains else "—"
+        failed = result.failures.get(name, [])
         lines.append(
             f"| {name} | {result.hit_rate(name):.4f} | {int(hits.sum()):,} "
-            f"| {1000 * result.answer_seconds[name] / n:.2f} | {done} |"
+            f"| {1000 * result.answer_seconds[name] / n:.2f} | {done} | {len(failed)} |"
         )
     return "\n".join(lines)
+
+
+def failures_note(result: ReplayResult) -> str:
+    """Describe the requests that raised (counted as misses), or nothing if none did."""
+    lines = [
+        f"- {name}: {len(failed)} request(s) raised, first at event {failed[0].index:,} "
+        f"(user {failed[0].user_id}): `{failed[0].error}`"
+        for name, failed in result.failures.items()
+        if failed
+    ]
+    if not lines:
+        return ""
+    return "**Failed requests** (each counted as a miss):\n\n" + "\n".join(lines) + "\n"
 
 
 def summary_json(
@@ -169,5 +186,6 @@ def summary_json(
             "params": prequential.params,
             "sizes": prequential.sizes,
             "retrain_every": prequential.retrain_every,
+            "failed_requests": {name: len(f) for name, f in result.failures.items()},
         }
     return summary

@@ -4,7 +4,7 @@ The topic is pre-filled once (6 partitions); then, alternating, (a) a bare aioka
 that only json-decodes every message of the topic and (b) one `streamrec stream` process that
 starts from scratch (own consumer group and key prefix) and runs until ``stats()`` shows every
 event applied. Rates are "sustained": events over the time from the first to the last event
-handled, so start-up (JVM-free, but consumer-group joins) is reported apart.
+handled, so the start-up (process start, consumer-group join) is reported apart.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
@@ -29,7 +30,7 @@ from report import median, write_section
 from ingest.settings import ENV_PREFIX, Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
-from stream.redis_store import redis_feature_store
+from stream.redis_store import RedisFeatureStore, redis_feature_store
 
 REPO = Path(__file__).resolve().parents[2]
 LOG_DIR = REPO / ".run" / "bench"
@@ -41,6 +42,7 @@ class Run:
 
     startup_s: float  # from starting the consumer/process to the first event handled
     sustained_s: float  # from the first to the last event handled
+    cpu_s: float = 0.0  # CPU time of the worker process, start-up included
 
     def rate(self, n: int) -> float:
         """Events per second while consuming."""
@@ -122,14 +124,23 @@ def worker_run(base: dict[str, object], number: int, n_events: int, timeout_s: f
         )
         try:
             first, end = _watch_applied(store, n_events, start + timeout_s, process)
+            cpu_s = process_cpu_seconds(process.pid)
         finally:
             process.terminate()
             process.wait(30)
     delete_keys(store.client, str(overrides["key_prefix"]))
-    return Run(first - start, end - first)
+    return Run(first - start, end - first, cpu_s)
 
 
-def _watch_applied(store, n_events: int, deadline: float, process) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _watch_applied(
+    store: RedisFeatureStore, n_events: int, deadline: float, process: subprocess.Popen[bytes]
+) -> tuple[float, float]:
     first = 0.0
     while time.perf_counter() < deadline and process.poll() is None:
         applied = store.stats()["applied"]
@@ -141,7 +152,7 @@ def _watch_applied(store, n_events: int, deadline: float, process) -> tuple[floa
     raise RuntimeError(f"worker did not apply {n_events} events (see {LOG_DIR})")
 
 
-def delete_keys(client, prefix: str) -> None:  # type: ignore[no-untyped-def]
+def delete_keys(client: Any, prefix: str) -> None:
     """Delete every key under a prefix, in batches."""
     batch = []
     for key in client.scan_iter(match=f"{prefix}:*", count=5000):
@@ -159,10 +170,13 @@ def rows(runs: list[Run], n: int) -> Iterator[str]:
         yield f"{run.rate(n):,.0f} ev/s (start-up {run.startup_s:.1f} s)"
 
 
-def report(n: int, producer_rate: float, ceiling: list[Run], worker: list[Run]) -> str:
+def report(
+    n: int, producer_rate: float, ceiling: list[Run], worker: list[Run], loads: list[float]
+) -> str:
     """Render the BENCHMARKS.md section body."""
     c_rate, w_rate = median([r.rate(n) for r in ceiling]), median([r.rate(n) for r in worker])
     w_total = median([n / (r.startup_s + r.sustained_s) for r in worker])
+    cpu_us = median([1e6 * r.cpu_s / n for r in worker])
     verdict = "met" if w_rate >= 20_000 and w_rate >= 0.5 * c_rate else "NOT met"
     return f"""
 {n:,} valid events pre-filled on one topic with 6 partitions (producer: {producer_rate:,.0f}
@@ -175,7 +189,12 @@ over the time from the first to the last event handled; medians of {len(worker)}
 | one `streamrec stream` worker into Redis | {w_rate:,.0f} | {"; ".join(rows(worker, n))} |
 
 Worker / ceiling: **{w_rate / c_rate:.0%}**; worker including its start-up: {w_total:,.0f}
-events/s. Targets (issue 4: ≥ 20,000 events/s and ≥ 50% of the ceiling): **{verdict}**.
+events/s. The worker process used {cpu_us:.0f} µs of CPU per event (median, start-up included),
+so a worker with a core of its own could carry ~{1e6 / cpu_us:,.0f} events/s, Redis keeping up
+on the other core.
+Targets (issue 4: ≥ 20,000 events/s and ≥ 50% of the ceiling): **{verdict}**.
+Machine load (1-minute load average before each pair of runs, 2 cores shared with other
+work): {", ".join(f"{load:.1f}" for load in loads)}.
 """
 
 
@@ -200,8 +219,9 @@ def main() -> int:
     try:
         producer_rate = fill_topic(settings, args.events)
         print(f"filled {args.events} events at {producer_rate:,.0f}/s", flush=True)
-        ceiling, worker = [], []
+        ceiling, worker, loads = [], [], []
         for number in range(args.runs):
+            loads.append(os.getloadavg()[0])
             ceiling.append(ceiling_run(settings, args.events))
             worker.append(worker_run(base, number, args.events, args.timeout))
             print(f"run {number}: ceiling {ceiling[-1]}, worker {worker[-1]}", flush=True)
@@ -209,7 +229,7 @@ def main() -> int:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","))
         admin.delete_topics([settings.events_topic, settings.dlq_topic])
         admin.close()
-    body = report(args.events, producer_rate, ceiling, worker)
+    body = report(args.events, producer_rate, ceiling, worker, loads)
     print(body)
     write_section("stream-throughput", "Stream throughput (issue 4)", body)
     return 0

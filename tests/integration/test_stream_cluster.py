@@ -1,4 +1,4 @@
-"""The feature store and the stream worker against a real Redis Cluster (3 masters on loopback).
+"""The feature store, the stream worker and the API against a real Redis Cluster (3 masters).
 
 The cluster is started by ``scripts/redis_cluster.sh`` when it is not running already, and
 stopped afterwards only if this session started it.
@@ -16,6 +16,7 @@ import pytest
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
+from api import create_app
 from ingest.publisher import kafka_publisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
@@ -103,3 +104,13 @@ def test_the_worker_applies_events_into_the_cluster(
     assert dict(store.popular_items(1000)) == dict(expected.popular_items(1000))
     assert dict(store.trending_items(1000)) == pytest.approx(dict(expected.trending_items(1000)))
     assert store.user_history("user-7", 20) == expected.user_history("user-7", 20)
+
+    api = create_app(settings).test_client()  # the API reads the same cluster
+    history = api.get("/v1/users/user-7/history?limit=5")
+    assert history.status_code == 200, history.get_json()
+    assert history.get_json()["events"] == expected.user_history("user-7", 5)
+    trending = api.get("/v1/trending?k=5")
+    assert trending.status_code == 200, trending.get_json()
+    assert [item["item_id"] for item in trending.get_json()["items"]] == [
+        item for item, _ in expected.trending_items(5)
+    ]

@@ -8,7 +8,7 @@ from flask import Flask
 
 from api import create_app
 from api.backends import backends
-from api.degraded import ModelPopularityStore, RedisOutage, call_with_fallback
+from api.degraded import ModelPopularityStore, Outage, call_with_fallback
 from ingest.publisher import FakeEventPublisher
 from ingest.settings import Settings
 from recommender.artifacts import StaticModelSource
@@ -97,7 +97,7 @@ def test_no_model_and_no_redis_is_an_empty_degraded_list(settings: Settings) -> 
 
 def test_outage_expires() -> None:
     now = [100.0]
-    outage = RedisOutage(5.0, clock=lambda: now[0])
+    outage = Outage("Redis", 5.0, clock=lambda: now[0])
     assert not outage.active()
     outage.record(redis.ConnectionError("refused"))
     assert outage.active()
@@ -106,7 +106,7 @@ def test_outage_expires() -> None:
 
 
 def test_fallback_only_on_redis_errors() -> None:
-    outage = RedisOutage(5.0)
+    outage = Outage("Redis", 5.0)
 
     def broken() -> str:
         raise ValueError("a bug, not an outage")

@@ -6,6 +6,7 @@ import json
 
 from flask.testing import FlaskClient
 
+from api.backends import backends
 from ingest.publisher import FakeEventPublisher
 from tests.unit.conftest import assert_error, event
 
@@ -119,3 +120,17 @@ def test_kafka_unavailable_is_503_with_retry_after(
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) > 0
     assert_error(response.get_json(), "unavailable")
+
+
+def test_after_a_kafka_failure_events_fail_fast_for_a_while(
+    client: FlaskClient, publisher: FakeEventPublisher
+) -> None:
+    publisher.fail = True
+    assert client.post("/v1/events", json=event("u1", "a1")).status_code == 503
+    publisher.fail = False  # Kafka is back, but the API does not ask it again at once
+    response = client.post("/v1/events", json=event("u1", "a2"))
+    assert response.status_code == 503 and "Retry-After" in response.headers
+    assert publisher.events == []
+    backends(client.application).kafka_outage.clear()
+    assert client.post("/v1/events", json=event("u1", "a3")).status_code == 202
+    assert [e.item_id for e in publisher.events] == ["a3"]

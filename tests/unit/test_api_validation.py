@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from api.params import (
     HistoryQuery,
@@ -120,3 +121,9 @@ def test_events_from_body_counts_the_bad_events() -> None:
     assert caught.value.message.startswith("2 of 3 events are invalid")
     fields = {d["field"] for d in caught.value.details}
     assert "events[1].user_id" in fields and "events[2].event_type" in fields
+
+
+def test_repeated_exclude_parameters_add_up() -> None:
+    args = MultiDict([("exclude", "a1,b2"), ("exclude", "c3"), ("k", "3"), ("k", "99")])
+    query = parse_query(ListQuery, args)
+    assert query.exclude == frozenset({"a1", "b2", "c3"}) and query.k == 3

@@ -166,10 +166,10 @@ def test_multiprocess_metrics_start_from_a_clean_directory(
     import prometheus_client.values
 
     monkeypatch.setattr(prometheus_client.values, "ValueClass", prometheus_client.values.ValueClass)
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # so that the test's value is undone
     (tmp_path / "counter_123.db").write_bytes(b"stale")
     enable_multiprocess(tmp_path)
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # undone after the test
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
     assert not list(tmp_path.glob("*.db"))
 
 

@@ -66,6 +66,19 @@ class EchoVariant(Variant):
         return sorted(self.store.user_items(user_id))
 
 
+class BrokenVariant(Variant):
+    """Raises for one user, like an API request failing."""
+
+    def __init__(self) -> None:
+        self.name = "broken"
+
+    def top_k(self, user_id: str) -> list[str]:
+        """Return ["a"], or raise for user u2."""
+        if user_id == "u2":
+            raise RuntimeError("boom")
+        return ["a"]
+
+
 @pytest.fixture(scope="module")
 def model() -> Model:
     """Train one tiny ALS model on the two-taste history."""
@@ -78,6 +91,15 @@ def test_a_hit_is_counted_when_the_events_item_is_in_the_top_k() -> None:
     assert result.hits["fixed"].tolist() == [True, False, True, False]
     assert result.hit_rate("fixed") == pytest.approx(0.5)
     assert result.timestamps_ms.tolist() == [event.timestamp for event in events]
+
+
+def test_a_failing_request_counts_as_a_miss_and_is_recorded() -> None:
+    events = stream([("u1", "a"), ("u2", "a"), ("u3", "a")])
+    result = replay(events, new_store("events", 86_400.0), [BrokenVariant()])
+    assert result.hits["broken"].tolist() == [True, False, True]
+    [failure] = result.failures["broken"]
+    assert (failure.index, failure.user_id) == (1, "u2")
+    assert "boom" in failure.error
 
 
 def test_each_event_is_asked_about_before_it_is_applied() -> None:

@@ -69,6 +69,14 @@ def test_feature_update_carries_history_entry() -> None:
     }
 
 
+@pytest.mark.parametrize("odd", ['q"uote', "back\\slash", "ünï", "tab\t", "\u2028", "{x}"])
+def test_history_entry_is_canonical_json(odd: str) -> None:
+    update = feature_update(event(event_id=odd, item_id=odd + "!", event_type="share"))
+    entry = json.loads(update.history_entry)
+    assert update.history_entry == json.dumps(entry, separators=(",", ":"), sort_keys=True)
+    assert (entry["event_id"], entry["item_id"]) == (odd, odd + "!")
+
+
 def test_keys_byte_for_byte() -> None:
     assert keys.user_items_key("sr", "42") == "sr:user:{42}:items"
     assert keys.user_history_key("sr", "42") == "sr:user:{42}:history"

@@ -95,8 +95,8 @@ def fetched() -> dict[TopicPartition, list[ConsumerRecord]]:
 
 
 def test_prepare_batch_decodes_and_completes_the_next_offsets() -> None:
-    batch = prepare_batch(fetched())
-    assert [u.event_id for u in batch.updates] == ["e1", "e2"]
+    batch = prepare_batch(fetched(), InMemoryFeatureStore())
+    assert [u.event_id for u in batch.prepared.updates] == ["e1", "e2"]
     assert [(d.message.offset, d.code) for d in batch.dead] == [
         (8, "invalid_json"),
         (4, "no_value"),
@@ -107,7 +107,7 @@ def test_prepare_batch_decodes_and_completes_the_next_offsets() -> None:
 def test_a_batch_is_applied_dead_lettered_committed_and_counted() -> None:
     store = InMemoryFeatureStore()
     worker = worker_on(store)
-    asyncio.run(worker.finish_batch(prepare_batch(fetched())))
+    asyncio.run(worker.finish_batch(prepare_batch(fetched(), store)))
     assert store.stats() == {"applied": 2, "duplicates": 0}
     sent = worker._producer.sent
     assert [(topic, value) for topic, value, _ in sent] == [
@@ -128,7 +128,7 @@ def test_a_batch_is_applied_dead_lettered_committed_and_counted() -> None:
 def test_redis_outages_are_retried_and_only_then_committed() -> None:
     store = FlakyStore(failures=2)
     worker = worker_on(store)
-    asyncio.run(worker.finish_batch(prepare_batch(fetched())))
+    asyncio.run(worker.finish_batch(prepare_batch(fetched(), store)))
     assert store.stats()["applied"] == 2
     assert len(worker._consumer.commits) == 1
     assert sample(worker, "streamrec_stream_redis_retries_total") == 2.0
@@ -143,7 +143,7 @@ def test_stopping_while_redis_is_down_commits_nothing() -> None:
         worker.stop()
 
     async def run() -> None:
-        await asyncio.gather(worker.finish_batch(prepare_batch(fetched())), stop_soon())
+        await asyncio.gather(worker.finish_batch(prepare_batch(fetched(), store)), stop_soon())
 
     asyncio.run(asyncio.wait_for(run(), timeout=5))
     assert worker._consumer.commits == []
@@ -162,7 +162,7 @@ def test_a_revocation_waits_for_the_batch_in_hand() -> None:
         order.append("revoked")
 
     async def handle() -> None:
-        await worker.finish_batch(prepare_batch(fetched()))
+        await worker.finish_batch(prepare_batch(fetched(), store))
         order.append("committed")
 
     async def run() -> None:
