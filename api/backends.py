@@ -32,6 +32,8 @@ from stream.store import FeatureStore
 EXTENSION_KEY = "streamrec"
 # Readiness probes must answer well within a load balancer's probe timeout.
 PROBE_TIMEOUT_SECONDS = 2.0
+# Trending changes slowly; one Redis read per process per second instead of one per request.
+TRENDING_CACHE_SECONDS = 1.0
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -116,7 +118,12 @@ class Backends:
 
     def service_over(self, store: FeatureStore) -> RecommendationService:
         """Build a recommendation service reading features from ``store``."""
-        return RecommendationService(store, self.models.get(), catalogue=self.catalogue.get())
+        return RecommendationService(
+            store,
+            self.models.get(),
+            catalogue=self.catalogue.get(),
+            trending_cache_seconds=TRENDING_CACHE_SECONDS,
+        )
 
     def _build_admin(self) -> ModelAdmin:
         # Training reads every user's features: with the worker's Redis timeout, not the API's.

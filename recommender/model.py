@@ -195,9 +195,11 @@ class Model:
             scale = self._user_norm / max(float(np.linalg.norm(share @ chosen)), 1e-12)
             return (self._factors[targets] @ chosen.T) * share * scale
         confidence = confidences(weights, self._alpha)
-        lhs = self._gram + self._regularization * np.eye(chosen.shape[1])
-        lhs = lhs + (chosen.T * (confidence - 1.0)) @ chosen
-        solved = np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]  # A^-1 Y_h^T, factors x h
+        lhs = self._regularized_gram + (chosen.T * (confidence - 1.0)) @ chosen
+        try:  # A^-1 Y_h^T (factors x h); LU is ~5x cheaper than lstsq's SVD per request
+            solved = np.linalg.solve(lhs, chosen.T)
+        except np.linalg.LinAlgError:  # singular only with regularization 0
+            solved = np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]
         return (self._factors[targets] @ solved) * confidence
 
     def _indices_not_in(self, item_ids: set[str]) -> npt.NDArray[np.int64]:

@@ -8,6 +8,7 @@ are never recommended to them, whatever the filters say.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ SOURCE_POPULAR = "popular"
 SOURCE_TRENDING = "trending"
 NEW_ITEM_MIN_K = 5
 NEW_ITEM_TRENDING_DEPTH = 50
+TRENDING_CACHE_DEPTH = 200
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,16 @@ class RecommendationService:
         models: ModelSource,
         clock: Callable[[], datetime] = utc_now,
         catalogue: Catalogue | None = None,
+        trending_cache_seconds: float = 0.0,
     ) -> None:
         self.store = store
         self.models = models
         self.catalogue = catalogue or Catalogue()
         self._clock = clock
+        # The API caches the trending list briefly (it changes slowly and every request that
+        # falls back or checks for new items reads it); the offline evaluation must not.
+        self._trending_cache_seconds = trending_cache_seconds
+        self._trending_cache: tuple[float, int, list[tuple[str, float]]] = (-1e18, 0, [])
 
     def recommend(self, user_id: str, k: int, filters: Filters = Filters()) -> Recommendations:
         """Return up to k items for the user, personalised by their latest history."""
@@ -160,7 +167,7 @@ class RecommendationService:
         # place of a full personal list (k >= NEW_ITEM_MIN_K) until a retrain learns it.
         if pick.k < NEW_ITEM_MIN_K or pick.missing > 0:
             return
-        for item_id, score in self.store.trending_items(NEW_ITEM_TRENDING_DEPTH):
+        for item_id, score in self._trending_items(NEW_ITEM_TRENDING_DEPTH):
             allowed = pick.allowed is None or item_id in pick.allowed
             if item_id not in model.item_index and item_id not in pick.banned and allowed:
                 pick.items[-1] = ScoredItem(item_id, float(score))
@@ -172,13 +179,24 @@ class RecommendationService:
         # With a category filter most candidates are skipped, so ask for more of them.
         depth = pick.k + len(pick.banned) + (1000 if pick.allowed is not None else 0)
         for candidates in (
-            lambda: self.store.trending_items(depth),
+            lambda: self._trending_items(depth),
             lambda: self.store.popular_items(depth),
             lambda: model.popular_items(depth) if model else [],
         ):
             if pick.missing <= 0:
                 return
             pick.take(candidates())
+
+    def _trending_items(self, depth: int) -> list[tuple[str, float]]:
+        if self._trending_cache_seconds <= 0:
+            return self.store.trending_items(depth)
+        now = time.monotonic()
+        fetched_at, cached_depth, cached = self._trending_cache
+        if now - fetched_at > self._trending_cache_seconds or cached_depth < depth:
+            fetch = max(depth, TRENDING_CACHE_DEPTH)
+            cached = self.store.trending_items(fetch)
+            self._trending_cache = (now, fetch, cached)  # one tuple: readers see old or new
+        return cached[:depth]
 
     def _answer(self, items: list[ScoredItem], model: Model | None, source: str) -> Recommendations:
         return Recommendations(

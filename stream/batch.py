@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ingest.errors import InvalidEvent
 from ingest.schema import MAX_EVENT_BYTES, decode_event
@@ -21,9 +22,24 @@ NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA = (
 REASON_CODES = (NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA)
 
 
+class Message(Protocol):
+    """What the worker reads of a Kafka message (aiokafka's ConsumerRecord has it)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 @dataclass(frozen=True)
 class RawMessage:
-    """One message as read from Kafka."""
+    """One message as read from Kafka (for tests and callers without a ConsumerRecord)."""
 
     topic: str
     partition: int
@@ -36,7 +52,7 @@ class RawMessage:
 class DeadLetter:
     """A message that is not a valid event, with the reason it was rejected."""
 
-    message: RawMessage
+    message: Message
     reason: str
     code: str
 
@@ -71,7 +87,7 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def split_batch(messages: Iterable[RawMessage]) -> tuple[list[FeatureUpdate], list[DeadLetter]]:
+def split_batch(messages: Iterable[Message]) -> tuple[list[FeatureUpdate], list[DeadLetter]]:
     """Decode every message: valid events become updates, the rest dead letters."""
     updates: list[FeatureUpdate] = []
     dead: list[DeadLetter] = []

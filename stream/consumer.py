@@ -26,7 +26,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from redis import RedisError
 
 from ingest.settings import Settings
-from stream.batch import DeadLetter, RawMessage, split_batch
+from stream.batch import DeadLetter, split_batch
 from stream.metrics import WorkerMetrics
 from stream.store import FeatureStore, PreparedUpdates, now_ms
 
@@ -56,11 +56,7 @@ def prepare_batch(
 ) -> Batch:
     """Decode a fetched batch into dead letters and updates prepared for the store."""
     started = time.perf_counter()
-    updates, dead = split_batch(
-        RawMessage(r.topic, r.partition, r.offset, r.key, r.value)
-        for records in fetched.values()
-        for r in records
-    )
+    updates, dead = split_batch(record for records in fetched.values() for record in records)
     offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
     return Batch(started, store.prepare(updates), dead, offsets)
 

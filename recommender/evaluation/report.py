@@ -47,6 +47,7 @@ class RunInfo:
     revision: str
     quick: bool
     total_seconds: float
+    load_average: str
     finished_at: str = field(
         default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     )
@@ -103,18 +104,34 @@ def static_table(results: Sequence[StaticResult]) -> str:
     return "\n".join(lines)
 
 
-def goal_verdict(tuned: StaticResult) -> str:
-    """Say whether the tuned ALS beats the BiVAE row on P@10 and nDCG@10."""
-    m, latest = tuned.metrics, LATEST_ROWS[0]
-    beats = m.precision > GOAL.precision and m.ndcg > GOAL.ndcg
-    beats_latest = m.precision > latest.precision and m.ndcg > latest.ndcg
-    word = "**reached**" if beats else "**not reached**"
+def _versus(result: StaticResult) -> str:
+    m, latest = result.metrics, LATEST_ROWS[0]
+    ahead = [
+        label
+        for label, ref in (("the data README's", GOAL), ("the newest notebook's", latest))
+        if m.precision > ref.precision and m.ndcg > ref.ndcg
+    ]
+    where = " and ".join(ahead) if ahead else "neither"
     return (
-        f"Goal (beat BiVAE's published P@10 {GOAL.precision:.4f} and nDCG@10 {GOAL.ndcg:.4f} "
-        f"with a tuned ALS): {word} — {tuned.name}: P@10 {m.precision:.4f}, nDCG@10 "
-        f"{m.ndcg:.4f}. Against BiVAE's newest notebook run (P@10 {latest.precision:.4f}, "
-        f"nDCG@10 {latest.ndcg:.4f}): {'also ahead' if beats_latest else 'not ahead on both'}."
+        f"{result.name}: P@10 {m.precision:.4f}, nDCG@10 {m.ndcg:.4f} — ahead of {where} "
+        "BiVAE row on both"
     )
+
+
+def goal_verdict(results: Sequence[StaticResult]) -> str:
+    """Say whether the tuned ALS models beat the BiVAE rows on P@10 and nDCG@10."""
+    tuned = [r for r in results if r.name.startswith("ALS (tuned")]
+    main = tuned[0].metrics
+    reached = main.precision > GOAL.precision and main.ndcg > GOAL.ndcg
+    latest = LATEST_ROWS[0]
+    lines = [
+        f"Goal — beat BiVAE's published P@10 {GOAL.precision:.4f} and nDCG@10 {GOAL.ndcg:.4f} "
+        f"(data README; its newest notebook run: {latest.precision:.4f} and {latest.ndcg:.4f}) "
+        f"with a tuned ALS: **{'reached' if reached else 'not reached'}** by the model chosen "
+        "on validation."
+    ]
+    lines += [f"- {_versus(result)}." for result in tuned]
+    return "\n".join(lines)
 
 
 def trials_table(trials: Sequence[Trial], limit: int) -> str:

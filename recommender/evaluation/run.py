@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -45,6 +46,7 @@ def progress_bar(show: bool, desc: str, unit: str) -> Callable[[Sequence[T]], It
     """Return a wrapper that shows a tqdm bar over a sequence (or nothing)."""
 
     def wrap(items: Sequence[T]) -> Iterable[T]:
+        """Wrap the items in a progress bar."""
         return tqdm(items, desc=desc, unit=unit, disable=not show, mininterval=1.0)
 
     return wrap
@@ -90,6 +92,7 @@ def evaluate(request: EvaluationRequest, settings: Settings) -> Path:
         revision=_bench_helper("git_revision")(),
         quick=request.quick,
         total_seconds=time.perf_counter() - started,
+        load_average=", ".join(f"{load:.1f}" for load in os.getloadavg()),
     )
     return write_outputs(request.out_dir, info, static, prequential)
 

@@ -4,7 +4,6 @@ metrics added up across workers, the admin key, and a short locust run of mixed 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,13 +12,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from pydantic import SecretStr
 
-from ingest.settings import ENV_PREFIX, Settings, load_settings
+from ingest.settings import load_settings
 from recommender.artifacts import save_model
 from recommender.matrix import build_user_items
 from recommender.train import train_model
-from tests.processes import streamrec_process, wait_for
+from tests.processes import settings_env, streamrec_process, wait_for
 from tests.unit.conftest import tiny_store
 
 KEY = "e2e-admin-key-0123456789abcdef"
@@ -30,16 +28,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def api_env(settings: Settings) -> dict[str, str]:
-    """The environment of a child process loading these settings (None left out, secrets shown)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(ENV_PREFIX)}
-    for name, value in settings:
-        if value is not None:
-            shown = value.get_secret_value() if isinstance(value, SecretStr) else value
-            env[f"{ENV_PREFIX}{name.upper()}"] = str(shown)
-    return env
 
 
 @pytest.fixture
@@ -60,7 +48,7 @@ def server(isolated: dict[str, object], tmp_path: Path) -> Iterator[tuple[str, P
     )
     log = tmp_path / "api.log"
     base = f"http://127.0.0.1:{settings.api_port}"
-    with streamrec_process(["api"], api_env(settings), log):
+    with streamrec_process(["api"], settings_env(settings), log):
         wait_for(lambda: _ready(base), 60, "the API to be ready", log)
         yield base, log
 

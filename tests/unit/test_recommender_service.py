@@ -305,3 +305,23 @@ def test_bpr_model_serves_through_the_same_path(store: TrendingStore, tmp_path) 
 
     assert answer.source == "model"
     assert sum(item.item_id.startswith("b") for item in answer.items) >= 2
+
+
+def test_trending_cache_reads_the_store_once_per_period(store: TrendingStore, model: Model) -> None:
+    reads: list[int] = []
+    original = store.trending_items
+
+    def counting(k: int) -> list[tuple[str, float]]:
+        reads.append(k)
+        return original(k)
+
+    store.trending_items = counting  # type: ignore[method-assign]
+    cached = RecommendationService(store, StaticModelSource(model), trending_cache_seconds=60)
+    uncached = RecommendationService(store, StaticModelSource(model))
+
+    first = cached.trending(3)
+    assert [ids(cached.trending(3).items) for _ in range(3)] == [ids(first.items)] * 3
+    assert len(reads) == 1
+    uncached.trending(3)
+    uncached.trending(3)
+    assert len(reads) == 3
