@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv services run stop test test-unit lint format lock clean bench
+.PHONY: help venv services redis-cluster run stop test test-unit lint format lock clean bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 services: venv  ## start Kafka and Redis (provisioned by scripts/) unless configured
 	bash scripts/services.sh up
+
+redis-cluster:  ## start a 3-master Redis Cluster on 127.0.0.1:17000-17002
+	bash scripts/redis_cluster.sh start
 
 run: venv  ## run the whole pipeline on sample data, in the foreground (Ctrl-C stops it)
 	bash scripts/run.sh

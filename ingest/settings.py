@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     dlq_topic: str = "watch-events-dlq"
     topic_partitions: int = Field(default=6, ge=1, le=1000)
     stream_group_id: str = "streamrec-stream"
+    stream_engine: Literal["aiokafka", "faust"] = "aiokafka"
     kafka_request_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Redis
@@ -58,14 +59,15 @@ class Settings(BaseSettings):
     stream_metrics_host: str = "127.0.0.1"
     stream_metrics_port: int = Field(default=9108, ge=0, le=65535)
 
-    # Model
+    # Model. ALS defaults: tuned on a validation split of MovieLens 100K's training part with the
+    # worker's event weights (recommender/evaluation/results/report.md).
     model_dir: Path = Path("var/models")
     model_keep: int = Field(default=5, ge=1)
     model_check_seconds: float = Field(default=2.0, ge=0)
-    als_factors: int = Field(default=64, ge=1, le=1024)
-    als_regularization: float = Field(default=0.05, ge=0)
-    als_alpha: float = Field(default=2.0, gt=0)
-    als_iterations: int = Field(default=15, ge=1, le=1000)
+    als_factors: int = Field(default=128, ge=1, le=1024)
+    als_regularization: float = Field(default=50.0, ge=0)
+    als_alpha: float = Field(default=5.0, gt=0)
+    als_iterations: int = Field(default=30, ge=1, le=1000)
     random_seed: int = 42
     train_interval_seconds: float = Field(default=0, ge=0)
     # Model lifecycle and serving (recommender/)

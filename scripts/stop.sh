@@ -22,3 +22,4 @@ stop_pid_file() {
 stop_pid_file "$STATE/api.pid"
 stop_pid_file "$STATE/stream.pid"
 bash "$REPO/scripts/services.sh" down
+bash "$REPO/scripts/redis_cluster.sh" stop

@@ -11,6 +11,7 @@ from ingest.topics import ensure_topics
 from stream.consumer import StreamWorker
 from stream.metrics import WorkerMetrics
 from stream.redis_store import redis_feature_store
+from stream.store import FeatureStore
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,9 @@ def run_worker(settings: Settings) -> None:
     ensure_topics(settings)
     store = redis_feature_store(settings)
     store.ping()
+    if settings.stream_engine == "faust":
+        run_faust_worker(settings, store)
+        return
     metrics = WorkerMetrics()
     serve_metrics(metrics, settings.stream_metrics_host, settings.stream_metrics_port)
     asyncio.run(_run_until_signalled(StreamWorker(settings, store, metrics)))
@@ -35,6 +39,16 @@ def serve_metrics(metrics: WorkerMetrics, host: str, port: int) -> None:
         logger.error("metrics endpoint %s:%d unavailable (%s); running without it", host, port, exc)
         return
     logger.info("metrics on http://%s:%d/metrics", host, port)
+
+
+def run_faust_worker(settings: Settings, store: FeatureStore) -> None:
+    """Run the faust-streaming engine until SIGINT/SIGTERM (faust handles the signals)."""
+    import faust
+
+    from stream.faust_app import create_stream_app
+
+    app = create_stream_app(settings, store)
+    faust.Worker(app, loglevel=settings.log_level.lower()).execute_from_commandline()
 
 
 async def _run_until_signalled(worker: StreamWorker) -> None:

@@ -124,14 +124,13 @@ def goal_verdict(results: Sequence[StaticResult]) -> str:
     main = tuned[0].metrics
     reached = main.precision > GOAL.precision and main.ndcg > GOAL.ndcg
     latest = LATEST_ROWS[0]
-    lines = [
+    verdict = (
         f"Goal — beat BiVAE's published P@10 {GOAL.precision:.4f} and nDCG@10 {GOAL.ndcg:.4f} "
         f"(data README; its newest notebook run: {latest.precision:.4f} and {latest.ndcg:.4f}) "
         f"with a tuned ALS: **{'reached' if reached else 'not reached'}** by the model chosen "
         "on validation."
-    ]
-    lines += [f"- {_versus(result)}." for result in tuned]
-    return "\n".join(lines)
+    )
+    return verdict + "\n\n" + "\n".join(f"- {_versus(result)}." for result in tuned)
 
 
 def trials_table(trials: Sequence[Trial], limit: int) -> str:

@@ -39,7 +39,14 @@ def free_port() -> int:
 @pytest.fixture
 def model(settings: Settings) -> Model:
     """Train the tiny two-taste model and publish it to this test's model dir."""
-    small = settings.model_copy(update={"als_factors": 4, "als_iterations": 10})
+    small = settings.model_copy(
+        update={
+            "als_factors": 4,
+            "als_iterations": 10,
+            "als_regularization": 0.05,
+            "als_alpha": 2.0,
+        }
+    )
     trained = train_model(build_user_items(tiny_store().iter_user_items()), small)
     save_model(trained, settings.model_dir, keep=2)
     return trained

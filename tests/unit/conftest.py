@@ -55,7 +55,9 @@ def tiny_store() -> InMemoryFeatureStore:
 @pytest.fixture(scope="session")
 def tiny_model() -> Model:
     """Train one small ALS model on the two-taste history (once per session)."""
-    settings = Settings(als_factors=4, als_iterations=20, random_seed=7)
+    settings = Settings(
+        als_factors=4, als_iterations=20, als_regularization=0.05, als_alpha=2.0, random_seed=7
+    )
     return train_model(build_user_items(tiny_store().iter_user_items()), settings)
 
 
