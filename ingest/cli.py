@@ -44,8 +44,8 @@ def cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     """Retrain from the features in Redis: once, or whenever due (interval / new events)."""
-    from recommender.lifecycle import redis_training_lock
-    from recommender.trainer import train_forever, train_once
+    from recommender.lifecycle import redis_training_lock, retrain_locked
+    from recommender.trainer import train_forever
     from stream.redis_store import redis_feature_store
 
     overrides = {
@@ -57,7 +57,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     if settings.train_interval_seconds > 0 or settings.retrain_after_events > 0:
         train_forever(settings, store, lock)
         return 0
-    result = train_once(settings, store, lock, force=args.force, show_progress=not args.quiet)
+    result = retrain_locked(settings, store, lock, force=args.force, show_progress=not args.quiet)
     print(
         json.dumps(
             {

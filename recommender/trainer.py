@@ -1,4 +1,7 @@
-"""The training process: retrain once, or keep retraining on an interval and/or after N events."""
+"""The training process: keep retraining on an interval and/or after N events.
+
+One retrain is ``recommender.lifecycle.retrain_locked``.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +11,12 @@ import time
 
 from ingest.errors import Conflict
 from ingest.settings import Settings
-from recommender.lifecycle import Lock, RetrainResult, retrain_due, retrain_locked
+from recommender.lifecycle import Lock, retrain_due, retrain_locked
 from stream.store import FeatureStore
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
-
-
-def train_once(
-    settings: Settings,
-    store: FeatureStore,
-    lock: Lock,
-    force: bool = False,
-    show_progress: bool = False,
-) -> RetrainResult:
-    """Retrain now under the lock (gated by the held-out check unless ``force``)."""
-    return retrain_locked(settings, store, lock, force=force, show_progress=show_progress)
 
 
 def train_forever(
@@ -44,7 +36,7 @@ def train_forever(
         if retrain_due(settings, store, last_run, now):
             last_run = now
             try:
-                train_once(settings, store, lock)
+                retrain_locked(settings, store, lock)
             except Conflict:
                 logger.info("another trainer holds the lock; skipping this round")
             except Exception:

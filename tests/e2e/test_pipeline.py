@@ -17,8 +17,7 @@ from ingest.publisher import kafka_publisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
-from recommender.lifecycle import redis_training_lock
-from recommender.trainer import train_once
+from recommender.lifecycle import redis_training_lock, retrain_locked
 from stream.redis_store import redis_feature_store
 from tests.processes import settings_env, streamrec_process, wait_for
 
@@ -75,7 +74,9 @@ def test_new_user_events_change_recommendations_without_retraining(
     worker_log, api_log = tmp_path / "worker.log", tmp_path / "api.log"
     with streamrec_process(["stream"], env, worker_log):
         seed_features(settings, worker_log)
-        trained = train_once(settings, redis_feature_store(settings), redis_training_lock(settings))
+        trained = retrain_locked(
+            settings, redis_feature_store(settings), redis_training_lock(settings)
+        )
         assert trained.status == "published"
         with streamrec_process(["api"], env, api_log):
             wait_for(lambda: _ready(base), 60, "the API to be ready", api_log)

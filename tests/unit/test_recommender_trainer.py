@@ -12,8 +12,8 @@ from ingest.schema import WatchEvent
 from ingest.settings import Settings
 from recommender.admin import ModelAdmin
 from recommender.artifacts import DirectoryModelSource, latest_version, load_latest
-from recommender.lifecycle import retrain, retrain_due, rollback
-from recommender.trainer import train_forever, train_once
+from recommender.lifecycle import retrain, retrain_due, retrain_locked, rollback
+from recommender.trainer import train_forever
 from stream.features import feature_update
 from stream.store import InMemoryFeatureStore
 
@@ -54,7 +54,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_first_training_publishes_with_metrics(settings: Settings) -> None:
-    result = train_once(settings, clustered_store(), threading.Lock())
+    result = retrain_locked(settings, clustered_store(), threading.Lock())
 
     assert result.status == "published"
     model = load_latest(settings.model_dir)
@@ -89,7 +89,7 @@ def test_only_one_trainer_at_a_time(settings: Settings) -> None:
     lock = threading.Lock()
     lock.acquire()
     with pytest.raises(Conflict, match="already running"):
-        train_once(settings, clustered_store(), lock)
+        retrain_locked(settings, clustered_store(), lock)
 
 
 def test_rollback_serves_the_previous_version(settings: Settings) -> None:
