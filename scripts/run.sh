@@ -39,7 +39,7 @@ wait_ready() {
 # Runs on Ctrl-C, on `make stop` (SIGTERM) and on any failure. It must finish even when the
 # terminal or a pipe reading our output is gone, hence no -e and SIGPIPE ignored here.
 cleanup() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
   trap '' PIPE
   set +e
   say "stopping"
@@ -47,7 +47,7 @@ cleanup() {
 }
 
 mkdir -p "$LOGS"
-trap cleanup INT TERM EXIT
+trap cleanup INT TERM HUP EXIT
 bash "$REPO/scripts/services.sh" up
 "$SR" topics
 start_background stream stream
