@@ -136,11 +136,45 @@ class Model:
         vector = self.user_vector(user_items)
         if vector is None:
             return []
-        scores = self._scores(vector)
+        return self._top_k(self._scores(vector), k, self._banned(exclude, allowed))
+
+    def recommend_explained(
+        self,
+        user_items: dict[str, float],
+        k: int,
+        exclude: set[str],
+        allowed: set[str] | None = None,
+        top: int = 3,
+    ) -> list[tuple[str, float, list[str]]]:
+        """Do ``recommend`` and ``explain`` together, folding the user in once.
+
+        For ALS one solve gives both: with S = A^-1 Y_h^T, the user vector is S c and the
+        contributions are y_i^T S scaled by c.
+        """
+        history = self._history(user_items)
+        if history is None:
+            return []
+        indices, weights = history
+        solved = None
+        if self._item_bias is not None:
+            vector = mean_fold_in(self._factors, indices, weights, self._user_norm)
+        else:
+            confidence = confidences(weights, self._alpha)
+            solved = self._solve_history(indices, confidence)
+            vector = (solved @ confidence).astype(np.float32)
+        ranked = self._top_k(self._scores(vector), k, self._banned(exclude, allowed))
+        targets = [self._item_index[item_id] for item_id, _ in ranked]
+        contributions = self._contributions(targets, indices, weights, solved)
+        return [
+            (item_id, score, self._reasons(contributions[row], indices, top))
+            for row, (item_id, score) in enumerate(ranked)
+        ]
+
+    def _banned(self, exclude: set[str], allowed: set[str] | None) -> npt.NDArray[np.int64]:
         banned = self._indices_of(exclude)
         if allowed is not None:
             banned = np.union1d(banned, self._indices_not_in(allowed))
-        return self._top_k(scores, k, banned)
+        return banned
 
     def _scores(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.floating]:
         scores = self._factors @ vector
@@ -158,15 +192,18 @@ class Model:
         targets = [self._item_index[i] for i in item_ids if i in self._item_index]
         if history is None or not targets:
             return {item_id: [] for item_id in item_ids}
-        contributions = self._contributions(targets, *history)  # len(targets) x len(history)
-        indices = history[0]
+        indices, weights = history
+        contributions = self._contributions(targets, indices, weights)  # targets x history
         reasons: dict[str, list[str]] = {item_id: [] for item_id in item_ids}
         for row, target in enumerate(targets):
-            order = np.argsort(-contributions[row], kind="stable")[:top]
-            reasons[str(self._item_ids[target])] = [
-                str(self._item_ids[indices[j]]) for j in order if contributions[row, j] > 0
-            ]
+            reasons[str(self._item_ids[target])] = self._reasons(contributions[row], indices, top)
         return reasons
+
+    def _reasons(
+        self, contributions: npt.NDArray[np.floating], indices: npt.NDArray[np.int64], top: int
+    ) -> list[str]:
+        order = np.argsort(-contributions, kind="stable")[:top]
+        return [str(self._item_ids[indices[j]]) for j in order if contributions[j] > 0]
 
     def similar_items(self, item_id: str, k: int) -> Scored:
         """Return the k items most cosine-similar to ``item_id`` (not itself), best first."""
@@ -188,19 +225,28 @@ class Model:
         targets: list[int],
         indices: npt.NDArray[np.int64],
         weights: npt.NDArray[np.float64],
-    ) -> npt.NDArray[np.float64]:
+        solved: npt.NDArray[np.floating] | None = None,
+    ) -> npt.NDArray[np.floating]:
         chosen = np.asarray(self._factors[indices], dtype=np.float64)
         if self._item_bias is not None:  # mean fold-in: x = scale * sum_j share_j y_j
             share = weights / weights.sum()
             scale = self._user_norm / max(float(np.linalg.norm(share @ chosen)), 1e-12)
             return (self._factors[targets] @ chosen.T) * share * scale
         confidence = confidences(weights, self._alpha)
-        lhs = self._regularized_gram + (chosen.T * (confidence - 1.0)) @ chosen
-        try:  # A^-1 Y_h^T (factors x h); LU is ~5x cheaper than lstsq's SVD per request
-            solved = np.linalg.solve(lhs, chosen.T)
-        except np.linalg.LinAlgError:  # singular only with regularization 0
-            solved = np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]
+        if solved is None:
+            solved = self._solve_history(indices, confidence)
         return (self._factors[targets] @ solved) * confidence
+
+    def _solve_history(
+        self, indices: npt.NDArray[np.int64], confidence: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.floating]:
+        """Return A^-1 Y_h^T (factors x history), A the user's ALS normal-equations matrix."""
+        chosen = np.asarray(self._factors[indices], dtype=np.float64)
+        lhs = self._regularized_gram + (chosen.T * (confidence - 1.0)) @ chosen
+        try:  # LU is ~5x cheaper than lstsq's SVD per request
+            return np.linalg.solve(lhs, chosen.T)
+        except np.linalg.LinAlgError:  # singular only with regularization 0
+            return np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]
 
     def _indices_not_in(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
         keep = np.zeros(self._item_ids.size, dtype=bool)

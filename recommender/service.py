@@ -107,10 +107,11 @@ class RecommendationService:
         pick = _Pick(k, self._banned(user_items, filters), self._allowed(filters))
         model = self.models.current()
         if model is not None:
-            ranked = model.recommend(user_items, k, exclude=pick.banned, allowed=pick.allowed)
-            reasons = model.explain(user_items, [item_id for item_id, _ in ranked])
-            pick.items = [ScoredItem(i, s, tuple(reasons.get(i, ()))) for i, s in ranked]
-            pick.banned |= {item_id for item_id, _ in ranked}
+            ranked = model.recommend_explained(
+                user_items, k, exclude=pick.banned, allowed=pick.allowed
+            )
+            pick.items = [ScoredItem(i, s, tuple(because)) for i, s, because in ranked]
+            pick.banned |= {item_id for item_id, _, _ in ranked}
             self._give_new_item_a_slot(pick, model)
         source = SOURCE_MODEL if pick.items else SOURCE_TRENDING
         self._fill(pick, model)

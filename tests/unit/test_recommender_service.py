@@ -325,3 +325,16 @@ def test_trending_cache_reads_the_store_once_per_period(store: TrendingStore, mo
     uncached.trending(3)
     uncached.trending(3)
     assert len(reads) == 3
+
+
+def test_recommend_explained_matches_recommend_and_explain(model: Model) -> None:
+    user_items = {"a0": 2.0, "a1": 3.0, "b5": 1.0, "b4": -1.0}
+    ranked = model.recommend(user_items, 5, exclude=set(user_items))
+    reasons = model.explain(user_items, [item_id for item_id, _ in ranked])
+
+    together = model.recommend_explained(user_items, 5, exclude=set(user_items))
+
+    assert [item_id for item_id, _, _ in together] == [item_id for item_id, _ in ranked]
+    for (item_id, score, because), (_, expected) in zip(together, ranked, strict=True):
+        assert score == pytest.approx(expected, rel=1e-4)
+        assert because == reasons[item_id]
