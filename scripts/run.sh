@@ -43,7 +43,10 @@ cleanup() {
   trap '' PIPE
   set +e
   say "stopping"
-  bash "$REPO/scripts/stop.sh"
+  # The service scripts run with `set -e`: an echo into a pipe whose reader died (`make run | tee`
+  # interrupted by Ctrl-C) would end them before they stop anything. So log to a file first.
+  bash "$REPO/scripts/stop.sh" >"$LOGS/stop.log" 2>&1
+  cat "$LOGS/stop.log" 2>/dev/null
 }
 
 mkdir -p "$LOGS"
