@@ -63,6 +63,29 @@ class Metrics:
         )
         self._served: str | None = None
         self._lock = threading.Lock()
+        # Labelled children by label values: ``labels()`` validates and locks on every call.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._service_children: dict[str, Any] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP answer and its latency."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:  # a race only builds the same children twice
+            children = (
+                self.latency.labels(method, route),
+                self.requests.labels(method, route, str(status)),
+            )
+            self._request_children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
+
+    def observe_service(self, operation: str, seconds: float) -> None:
+        """Note the time of one recommendation service call."""
+        child = self._service_children.get(operation)
+        if child is None:
+            child = self._service_children[operation] = self.service.labels(operation)
+        child.observe(seconds)
 
     def observe_model(self, version: str | None) -> None:
         """Note the model version this process serves (cheap when unchanged)."""

@@ -70,8 +70,7 @@ def install_observability(app: Flask, log_access: bool) -> None:
         response.headers[REQUEST_ID_HEADER] = request_id()
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.latency.labels(request.method, route).observe(seconds)
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.observe_request(request.method, route, response.status_code, seconds)
         if logger is not None:
             logger.info("request", extra={"fields": _access_fields(response, route, seconds)})
         return response

@@ -69,7 +69,7 @@ def serve(operation: str, call: ServiceCall) -> dict[str, Any]:
         lambda: call(deps.service.get()),
         lambda: call(deps.degraded_service.get()),
     )
-    metrics.service.labels(operation).observe(time.perf_counter() - started)
+    metrics.observe_service(operation, time.perf_counter() - started)
     metrics.observe_model(recommendations.model_version)
     if degraded:
         metrics.degraded.labels(operation).inc()

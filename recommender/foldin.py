@@ -11,8 +11,12 @@ the product as the confidence itself, ``c = alpha * w`` (not ``1 + alpha * w``),
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
+from scipy.linalg.lapack import dpotrf, dpotrs
 
 FloatArray = npt.NDArray[np.floating]
 
@@ -104,3 +108,69 @@ def mean_fold_in(
     vector = share @ np.asarray(item_factors[np.asarray(item_indices)], dtype=np.float64)
     length = float(np.linalg.norm(vector))
     return (vector * (norm / length) if length > 0 else vector).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class UserSystem:
+    """One user's ALS normal equations ``A x = Y_h^T c``, factorised once per request.
+
+    ``chosen`` holds the history items' factors (float32, history order), ``confidence`` their
+    confidences; ``cholesky`` is A's upper Cholesky factor, or None when A is singular (only
+    with regularization 0), in which case ``lhs`` (A itself) is solved by least squares.
+    """
+
+    chosen: npt.NDArray[np.float32]
+    confidence: npt.NDArray[np.float64]
+    lhs: npt.NDArray[np.float64]
+    cholesky: npt.NDArray[np.float64] | None
+
+    def solve(self, rhs: FloatArray) -> npt.NDArray[np.float64]:
+        """Return A^-1 rhs (rhs: factors, or factors x n)."""
+        values = np.asarray(rhs, dtype=np.float64)
+        if self.cholesky is None:
+            solution = np.linalg.lstsq(self.lhs, values, rcond=None)[0]
+            return np.asarray(solution, dtype=np.float64)
+        solution, _ = dpotrs(self.cholesky, values)
+        return np.asarray(solution, dtype=np.float64)
+
+    def user_vector(self) -> npt.NDArray[np.float32]:
+        """Return the folded-in user vector, A^-1 Y_h^T c."""
+        rhs = self.confidence @ np.asarray(self.chosen, dtype=np.float64)
+        return self.solve(rhs).astype(np.float32)
+
+
+class AlsFoldIn:
+    """The ALS user step against fixed item factors: YtY + lambda I once, per user one Cholesky.
+
+    A = YtY + lambda I + sum_i (c_i - 1) y_i y_i^T is symmetric positive definite whenever
+    lambda > 0 (every c_i > 0), so a Cholesky factorisation (LAPACK potrf/potrs, no pivoting,
+    no input checks) replaces the general LU solve. The rank-h update is summed in float32 (the
+    factors' own precision; half the time of float64) onto the float64 base.
+    """
+
+    def __init__(
+        self, item_factors: npt.NDArray[np.float32], regularization: float, alpha: float
+    ) -> None:
+        self._factors = item_factors
+        self._alpha = alpha
+        self.base = gramian(item_factors) + regularization * np.eye(item_factors.shape[1])
+
+    def system(
+        self, item_indices: npt.NDArray[np.int64], weights: npt.NDArray[np.float64]
+    ) -> UserSystem:
+        """Build and factorise one user's system from unique, known indices and positive weights."""
+        chosen = self._factors[item_indices]
+        confidence = confidences(weights, self._alpha)
+        scaled = chosen.T * (confidence.astype(np.float32) - np.float32(1.0))
+        lhs = self.base + scaled @ chosen
+        cholesky, info = dpotrf(lhs, lower=0, clean=0)
+        return UserSystem(chosen, confidence, lhs, cholesky if info == 0 else None)
+
+
+class Folded(NamedTuple):
+    """A user folded in: their known positive history (model item order) and their vector."""
+
+    indices: npt.NDArray[np.int64]
+    weights: npt.NDArray[np.float64]
+    vector: npt.NDArray[np.float32]
+    system: UserSystem | None  # ALS only: the factorised normal equations, for explanations

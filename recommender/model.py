@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Any
 
@@ -9,10 +10,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.errors import NotFound
-from recommender.foldin import confidences, fold_in, gramian, mean_fold_in
-from recommender.matrix import positive_items
+from recommender.explain import history_reasons
+from recommender.foldin import AlsFoldIn, Folded, gramian, mean_fold_in
+from recommender.ranking import top_k
 
 Scored = list[tuple[str, float]]
+Explained = list[tuple[str, float, list[str]]]
 
 
 class Model:
@@ -30,24 +33,27 @@ class Model:
             raise ValueError(f"metadata version {metadata['version']!r} != version {version!r}")
         try:
             params = metadata.get("foldin") or metadata["params"]
-            self._regularization = float(params["regularization"])
-            self._alpha = float(params["alpha"])
+            regularization = float(params["regularization"])
+            alpha = float(params["alpha"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"metadata.params needs regularization and alpha: {exc}") from None
         ids.setflags(write=False)
         factors.setflags(write=False)
         self._version = version
         self._item_ids = ids
+        self._id_list: list[str] = ids.tolist()  # str per row without a numpy scalar each time
         self._item_factors = factors  # as stored; for BPR the last column is the item bias
         self._metadata = metadata
-        self._item_index = {str(item_id): index for index, item_id in enumerate(ids)}
+        self._item_index = {item_id: index for index, item_id in enumerate(self._id_list)}
         self._item_bias: npt.NDArray[np.float32] | None = None
         if metadata.get("item_bias"):
             # BPR: implicit keeps each item's bias as the last factor (users' last factor is 1).
             factors, self._item_bias = factors[:, :-1].copy(), factors[:, -1].copy()
         self._factors = factors  # what user vectors multiply
-        self._gram = gramian(factors)
-        self._regularized_gram = self._gram + self._regularization * np.eye(factors.shape[1])
+        # ALS users are solved in closed form; BPR ones (item bias) are a mean of their items.
+        self._foldin = (
+            None if self._item_bias is not None else AlsFoldIn(factors, regularization, alpha)
+        )
         self._user_norm = float(metadata.get("user_norm", 1.0))
 
     def __repr__(self) -> str:
@@ -79,10 +85,10 @@ class Model:
         """Return item_id -> row of item_factors."""
         return self._item_index
 
-    @property
+    @cached_property
     def gram(self) -> npt.NDArray[np.float64]:
-        """Return YtY of the item factors (cached for fold-in)."""
-        return self._gram
+        """Return YtY of the item factors."""
+        return gramian(self._factors)
 
     @cached_property
     def _unit_factors(self) -> npt.NDArray[np.float32]:
@@ -92,35 +98,39 @@ class Model:
 
     def user_vector(self, user_items: dict[str, float]) -> npt.NDArray[np.float32] | None:
         """Fold in the user's positive items known to the model; None if there are none."""
+        folded = self.fold_in(user_items)
+        return None if folded is None else folded.vector
+
+    def fold_in(self, user_items: dict[str, float]) -> Folded | None:
+        """Fold the user's finite positive weights on known items in; None if there are none."""
         history = self._history(user_items)
         if history is None:
             return None
         indices, weights = history
-        if self._item_bias is not None:
-            return mean_fold_in(self._factors, indices, weights, self._user_norm)
-        return fold_in(
-            self._factors,
-            self._regularized_gram,
-            indices,
-            weights,
-            0.0,  # lambda*I is already in the regularized gram
-            self._alpha,
-            validate=False,  # _history built unique, known indices and positive finite weights
-        )
+        if self._foldin is None:
+            vector = mean_fold_in(self._factors, indices, weights, self._user_norm)
+            return Folded(indices, weights, vector, None)
+        system = self._foldin.system(indices, weights)
+        return Folded(indices, weights, system.user_vector(), system)
 
     def _history(
         self, user_items: dict[str, float]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        known = [
-            (self._item_index[item_id], weight)
-            for item_id, weight in sorted(positive_items(user_items).items())
-            if item_id in self._item_index
-        ]
-        if not known:
+        # One pass, one dict lookup per item: this runs on every request.
+        get = self._item_index.get
+        indices: list[int] = []
+        weights: list[float] = []
+        for item_id, weight in user_items.items():
+            if 0 < weight < math.inf:  # positive and finite (NaN fails both)
+                index = get(item_id)
+                if index is not None:
+                    indices.append(index)
+                    weights.append(weight)
+        if not indices:
             return None
-        indices = np.fromiter((index for index, _ in known), dtype=np.int64, count=len(known))
-        weights = np.fromiter((weight for _, weight in known), dtype=np.float64, count=len(known))
-        return indices, weights
+        found = np.array(indices, dtype=np.int64)
+        order = np.argsort(found)  # model item order: the same answer whatever the dict order
+        return found[order], np.array(weights, dtype=np.float64)[order]
 
     def recommend(
         self,
@@ -133,10 +143,11 @@ class Model:
 
         With ``allowed``, only those items are candidates (e.g. one category).
         """
-        vector = self.user_vector(user_items)
-        if vector is None:
+        folded = self.fold_in(user_items)
+        if folded is None:
             return []
-        return self._top_k(self._scores(vector), k, self._banned(exclude, allowed))
+        ranked = self._rank(folded, k, exclude, allowed)
+        return [(self._id_list[index], score) for index, score in ranked]
 
     def recommend_explained(
         self,
@@ -145,65 +156,37 @@ class Model:
         exclude: set[str],
         allowed: set[str] | None = None,
         top: int = 3,
-    ) -> list[tuple[str, float, list[str]]]:
-        """Do ``recommend`` and ``explain`` together, folding the user in once.
-
-        For ALS one solve gives both: with S = A^-1 Y_h^T, the user vector is S c and the
-        contributions are y_i^T S scaled by c.
-        """
-        history = self._history(user_items)
-        if history is None:
+    ) -> Explained:
+        """Do ``recommend`` and ``explain`` together, folding the user in once."""
+        folded = self.fold_in(user_items)
+        if folded is None:
             return []
-        indices, weights = history
-        solved = None
-        if self._item_bias is not None:
-            vector = mean_fold_in(self._factors, indices, weights, self._user_norm)
-        else:
-            confidence = confidences(weights, self._alpha)
-            solved = self._solve_history(indices, confidence)
-            vector = (solved @ confidence).astype(np.float32)
-        ranked = self._top_k(self._scores(vector), k, self._banned(exclude, allowed))
-        targets = [self._item_index[item_id] for item_id, _ in ranked]
-        contributions = self._contributions(targets, indices, weights, solved)
+        ranked = self._rank(folded, k, exclude, allowed)
+        reasons = self._reasons(folded, [index for index, _ in ranked], top)
         return [
-            (item_id, score, self._reasons(contributions[row], indices, top))
-            for row, (item_id, score) in enumerate(ranked)
+            (self._id_list[index], score, because)
+            for (index, score), because in zip(ranked, reasons, strict=True)
         ]
-
-    def _banned(self, exclude: set[str], allowed: set[str] | None) -> npt.NDArray[np.int64]:
-        banned = self._indices_of(exclude)
-        if allowed is not None:
-            banned = np.union1d(banned, self._indices_not_in(allowed))
-        return banned
-
-    def _scores(self, vector: npt.NDArray[np.float32]) -> npt.NDArray[np.floating]:
-        scores = self._factors @ vector
-        return scores if self._item_bias is None else scores + self._item_bias
 
     def explain(
         self, user_items: dict[str, float], item_ids: list[str], top: int = 3
     ) -> dict[str, list[str]]:
-        """Name, per recommended item, the history items that contributed most to its score.
+        """Name, per item, the (up to ``top``) history items that contributed most to its score.
 
-        The folded-in score is linear in the history: score_i = sum_j c_j y_i^T A^-1 y_j, so
-        each history item j has an exact additive contribution (as in implicit's ``explain``).
+        The contributions are exact and add up to the score (see ``recommender.explain``).
         """
-        history = self._history(user_items)
-        targets = [self._item_index[i] for i in item_ids if i in self._item_index]
-        if history is None or not targets:
-            return {item_id: [] for item_id in item_ids}
-        indices, weights = history
-        contributions = self._contributions(targets, indices, weights)  # targets x history
         reasons: dict[str, list[str]] = {item_id: [] for item_id in item_ids}
-        for row, target in enumerate(targets):
-            reasons[str(self._item_ids[target])] = self._reasons(contributions[row], indices, top)
+        targets = [self._item_index[i] for i in item_ids if i in self._item_index]
+        folded = self.fold_in(user_items) if targets else None
+        if folded is None:
+            return reasons
+        for target, because in zip(targets, self._reasons(folded, targets, top), strict=True):
+            reasons[self._id_list[target]] = because
         return reasons
 
-    def _reasons(
-        self, contributions: npt.NDArray[np.floating], indices: npt.NDArray[np.int64], top: int
-    ) -> list[str]:
-        order = np.argsort(-contributions, kind="stable")[:top]
-        return [str(self._item_ids[indices[j]]) for j in order if contributions[j] > 0]
+    def _reasons(self, folded: Folded, targets: list[int], top: int) -> list[list[str]]:
+        rows = history_reasons(self._factors, folded, targets, top, self._user_norm)
+        return [[self._id_list[row] for row in because] for because in rows]
 
     def similar_items(self, item_id: str, k: int) -> Scored:
         """Return the k items most cosine-similar to ``item_id`` (not itself), best first."""
@@ -213,70 +196,45 @@ class Model:
                 f"item {item_id!r} is not in model {self._version}", {"item_id": item_id}
             )
         scores = self._unit_factors @ self._unit_factors[index]
-        return self._top_k(scores, k, np.array([index], dtype=np.int64))
+        scores[index] = -np.inf
+        return [(self._id_list[i], score) for i, score in top_k(scores, k, 1, self._item_ids)]
 
     def popular_items(self, k: int) -> Scored:
         """Return the k most popular training items (by summed weight) with their weights."""
         popular = self._metadata.get("popular_items", [])
         return [(str(item_id), float(score)) for item_id, score in popular[: max(k, 0)]]
 
-    def _contributions(
+    def _rank(
         self,
-        targets: list[int],
-        indices: npt.NDArray[np.int64],
-        weights: npt.NDArray[np.float64],
-        solved: npt.NDArray[np.floating] | None = None,
-    ) -> npt.NDArray[np.floating]:
-        chosen = np.asarray(self._factors[indices], dtype=np.float64)
-        if self._item_bias is not None:  # mean fold-in: x = scale * sum_j share_j y_j
-            share = weights / weights.sum()
-            scale = self._user_norm / max(float(np.linalg.norm(share @ chosen)), 1e-12)
-            return (self._factors[targets] @ chosen.T) * share * scale
-        confidence = confidences(weights, self._alpha)
-        if solved is None:
-            solved = self._solve_history(indices, confidence)
-        return (self._factors[targets] @ solved) * confidence
-
-    def _solve_history(
-        self, indices: npt.NDArray[np.int64], confidence: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.floating]:
-        """Return A^-1 Y_h^T (factors x history), A the user's ALS normal-equations matrix."""
-        chosen = np.asarray(self._factors[indices], dtype=np.float64)
-        lhs = self._regularized_gram + (chosen.T * (confidence - 1.0)) @ chosen
-        try:  # LU is ~5x cheaper than lstsq's SVD per request
-            return np.linalg.solve(lhs, chosen.T)
-        except np.linalg.LinAlgError:  # singular only with regularization 0
-            return np.linalg.lstsq(lhs, chosen.T, rcond=None)[0]
-
-    def _indices_not_in(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
-        keep = np.zeros(self._item_ids.size, dtype=bool)
-        keep[self._indices_of(item_ids)] = True
-        return np.flatnonzero(~keep)
-
-    def _indices_of(self, item_ids: set[str]) -> npt.NDArray[np.int64]:
-        found = [self._item_index[i] for i in item_ids if i in self._item_index]
-        return np.array(sorted(found), dtype=np.int64)
-
-    def _top_k(
-        self, scores: npt.NDArray[np.floating], k: int, banned: npt.NDArray[np.int64]
-    ) -> Scored:
-        """Rank by score, ties by item id; argpartition keeps it O(n) for a big catalogue.
-
-        ``scores`` must be a fresh array: banned entries are overwritten in place.
-        """
+        folded: Folded,
+        k: int,
+        exclude: set[str],
+        allowed: set[str] | None,
+    ) -> list[tuple[int, float]]:
+        """Score every item, drop ``exclude`` and items not ``allowed``, return the top k."""
+        # Look the ids up before scoring: the scan over all item factors evicts the id index
+        # from the CPU caches, and the history's own ids were just looked up (so are cached).
+        banned, n_banned = self._banned(exclude, allowed)
+        scores = np.dot(self._factors, folded.vector)
+        if self._item_bias is not None:
+            scores += self._item_bias
         scores[banned] = -np.inf
-        count = min(k, scores.size - banned.size)
-        if count <= 0:
-            return []
-        if count < scores.size:
-            top = np.argpartition(-scores, count - 1)[:count]
-            # Every item tied with the k-th score competes, so ties resolve by id, not position.
-            candidates = np.flatnonzero(scores >= scores[top].min())
-        else:
-            candidates = np.arange(scores.size)
-        order = np.lexsort((self._item_ids[candidates], -scores[candidates]))
-        chosen = candidates[order][:count]
-        return [(str(self._item_ids[i]), float(scores[i])) for i in chosen]
+        return top_k(scores, k, n_banned, self._item_ids)
+
+    def _banned(
+        self, exclude: set[str], allowed: set[str] | None
+    ) -> tuple[npt.NDArray[np.intp] | npt.NDArray[np.bool_], int]:
+        """Return what to ban (rows, or a mask with a category filter) and how many rows."""
+        get = self._item_index.get
+        rows = np.array(
+            [index for item_id in exclude if (index := get(item_id)) is not None], dtype=np.intp
+        )
+        if allowed is None:
+            return rows, rows.size  # from a set: no repeats
+        mask = np.ones(self._item_ids.size, dtype=bool)
+        mask[[index for item_id in allowed if (index := get(item_id)) is not None]] = False
+        mask[rows] = True
+        return mask, int(np.count_nonzero(mask))
 
 
 def _checked_arrays(

@@ -1,0 +1,104 @@
+"""The per-request fast path: Cholesky fold-in, partition top k, one-sort reasons, id bans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.explain import als_contributions, top_reasons
+from recommender.foldin import AlsFoldIn, fold_in, gramian
+from recommender.model import Model
+from recommender.ranking import top_k
+
+
+def random_factors(n_items: int = 300, n_factors: int = 16, seed: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n_items, n_factors)) * 0.3).astype(np.float32)
+
+
+def model_of(factors: np.ndarray, regularization: float = 0.1, alpha: float = 2.0) -> Model:
+    ids = np.array([f"i{n:04d}" for n in range(factors.shape[0])])
+    params = {"regularization": regularization, "alpha": alpha}
+    return Model("v1", ids, factors, {"version": "v1", "params": params})
+
+
+@pytest.mark.parametrize("weights", [[1.0, 2.0, 3.0], [0.2, 0.3, 5.0]])  # c < 1 too
+def test_cholesky_fold_in_equals_the_general_solve(weights: list[float]) -> None:
+    factors = random_factors()
+    indices = np.array([3, 40, 200], dtype=np.int64)
+    values = np.array(weights)
+
+    system = AlsFoldIn(factors, 0.1, 2.0).system(indices, values)
+
+    expected = fold_in(factors, gramian(factors), indices, values, 0.1, 2.0)
+    assert system.cholesky is not None
+    np.testing.assert_allclose(system.user_vector(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_singular_system_falls_back_to_least_squares() -> None:
+    factors = np.zeros((4, 3), dtype=np.float32)
+    factors[0, 0] = 1.0  # regularization 0 and a rank-1 catalogue: A is singular
+
+    system = AlsFoldIn(factors, 0.0, 2.0).system(np.array([0]), np.array([1.0]))
+
+    assert system.cholesky is None
+    np.testing.assert_allclose(system.user_vector(), [1.0, 0.0, 0.0], atol=1e-6)
+
+
+def test_contributions_add_up_to_the_scores() -> None:
+    factors = random_factors()
+    foldin = AlsFoldIn(factors, 0.1, 2.0)
+    system = foldin.system(np.array([1, 2, 3, 50]), np.array([1.0, 4.0, 2.0, 1.0]))
+    targets = factors[[7, 8, 9]]
+
+    contributions = als_contributions(system, targets)
+
+    np.testing.assert_allclose(
+        contributions.sum(axis=1), targets @ system.user_vector(), rtol=1e-4, atol=1e-6
+    )
+
+
+def test_top_reasons_take_the_largest_positive_ones_and_keep_history_order_in_ties() -> None:
+    contributions = np.array([[0.1, 0.5, 0.5, -1.0, 0.2], [-1.0, -2.0, 0.0, 0.3, -0.1]])
+
+    assert top_reasons(contributions, 3) == [[1, 2, 4], [3]]
+    assert top_reasons(np.zeros((2, 0)), 3) == [[], []]
+
+
+def test_top_k_breaks_ties_by_id_and_skips_banned_rows() -> None:
+    scores = np.array([0.5, 0.9, 0.5, -np.inf, 0.5, 0.1], dtype=np.float32)
+    ids = np.array(["f", "e", "d", "c", "b", "a"])
+
+    assert top_k(scores.copy(), 3, 1, ids) == [(1, pytest.approx(0.9)), (4, 0.5), (2, 0.5)]
+    assert [row for row, _ in top_k(scores.copy(), 10, 1, ids)] == [1, 4, 2, 0, 5]
+    assert top_k(scores.copy(), 3, 6, ids) == []
+
+
+def test_history_order_does_not_change_the_answer() -> None:
+    model = model_of(random_factors())
+    history = {"i0005": 1.0, "i0100": 3.0, "i0042": 2.0, "i0007": 1.0}
+    reordered = dict(reversed(list(history.items())))
+
+    first = model.recommend_explained(history, 5, exclude=set(history))
+
+    assert model.recommend_explained(reordered, 5, exclude=set(history)) == first
+
+
+def test_non_finite_and_non_positive_weights_are_not_folded_in() -> None:
+    model = model_of(random_factors())
+    clean = {"i0005": 1.0, "i0100": 3.0}
+    noisy = {**clean, "i0001": float("nan"), "i0002": float("inf"), "i0003": 0.0, "i0004": -1.0}
+
+    vector = model.user_vector(noisy)
+
+    assert vector is not None
+    np.testing.assert_array_equal(vector, model.user_vector(clean))
+
+
+def test_allowed_and_exclude_together_limit_the_candidates() -> None:
+    model = model_of(random_factors())
+    allowed = {f"i{n:04d}" for n in range(10)} | {"unknown"}
+
+    ranked = model.recommend({"i0100": 2.0}, 20, exclude={"i0001", "nope"}, allowed=allowed)
+
+    assert {item_id for item_id, _ in ranked} == allowed - {"i0001", "unknown"}
