@@ -97,6 +97,14 @@ def decode_event(raw: bytes) -> WatchEvent:
     """Decode and validate one Kafka message value; raise InvalidEvent with the reason."""
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidEvent(f"message is {len(raw)} bytes, over the {MAX_EVENT_BYTES} byte limit")
+    # Fast path for the common valid event: pydantic parses the bytes itself (~3x cheaper).
+    # Its JSON parser accepts NaN and Infinity, which ours rejects, so those take the full path;
+    # any failure is re-done by the full path, which words the reason.
+    if b"NaN" not in raw and b"Infinity" not in raw:
+        try:
+            return WatchEvent.model_validate_json(raw)
+        except PydanticValidationError:
+            pass
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

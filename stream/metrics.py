@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import threading
+from bisect import bisect_left
 from collections import Counter as Tally
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from ingest.schema import EVENT_TYPES
 from stream.batch import REASON_CODES, DeadLetter
@@ -13,6 +19,44 @@ from stream.features import FeatureUpdate
 
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 AGE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0, 600.0, 3600.0, 86400.0)
+
+
+class BatchHistogram(Collector):
+    """A histogram without labels that takes a whole batch of observations at once.
+
+    prometheus_client's Histogram costs ~1.6 µs per ``observe`` (a lock and a bucket search
+    each); one call per event was the metrics' main cost in the worker.
+    """
+
+    def __init__(
+        self, name: str, documentation: str, buckets: Sequence[float], registry: CollectorRegistry
+    ) -> None:
+        self.name, self.documentation = name, documentation
+        self._bounds = [*buckets, math.inf]
+        self._counts = [0] * len(self._bounds)  # per bucket, not cumulative
+        self._sum = 0.0
+        self._lock = threading.Lock()
+        registry.register(self)
+
+    def observe_many(self, values: Iterable[float]) -> None:
+        """Add every value (a value on a bound counts in that bound's bucket, like Histogram)."""
+        counts, total, bounds = [0] * len(self._bounds), 0.0, self._bounds
+        for value in values:
+            counts[bisect_left(bounds, value)] += 1
+            total += value
+        with self._lock:
+            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            self._sum += total
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        """Yield the cumulative buckets, count and sum (called by the registry)."""
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip(self._bounds, counts, strict=True):
+            cumulative += count
+            buckets.append((floatToGoString(bound), float(cumulative)))
+        yield HistogramMetricFamily(self.name, self.documentation, buckets, sum_value=total)
 
 
 class WorkerMetrics:
@@ -42,11 +86,11 @@ class WorkerMetrics:
             buckets=BATCH_BUCKETS,
             registry=r,
         )
-        self.event_age = Histogram(
+        self.event_age = BatchHistogram(
             "streamrec_stream_event_age_seconds",
             "Wall clock when applied minus event time",
-            buckets=AGE_BUCKETS,
-            registry=r,
+            AGE_BUCKETS,
+            r,
         )
         self.lag = Gauge(
             "streamrec_stream_consumer_lag",
@@ -72,9 +116,7 @@ class WorkerMetrics:
         for reason, n in Tally(d.code for d in dead).items():
             self.dead_letters.labels(reason).inc(n)
         self.applied.inc(applied)
-        observe = self.event_age.observe
-        for update in updates:
-            observe((now_ms - update.timestamp_ms) / 1000)
+        self.event_age.observe_many([(now_ms - u.timestamp_ms) / 1000 for u in updates])
 
     def set_lag(self, partition: int, lag: int) -> None:
         """Record how far this worker is behind in one partition."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -26,6 +27,9 @@ def run_worker(settings: Settings) -> None:
         return
     metrics = WorkerMetrics()
     serve_metrics(metrics, settings.stream_metrics_host, settings.stream_metrics_port)
+    # What start-up allocated (modules, schemas, clients) lives as long as the process: frozen,
+    # the cyclic GC's full collections skip it (~18 ms per collection here, a latency spike).
+    gc.freeze()
     asyncio.run(_run_until_signalled(StreamWorker(settings, store, metrics)))
 
 
