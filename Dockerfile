@@ -2,7 +2,8 @@
 # One image for every streamrec process; the argument picks the command:
 #   docker run IMAGE                 -> streamrec api (the default)
 #   docker run IMAGE stream | train --interval 300 | topics | replay --generate 20000
-# First draft, never built on the project's machines (no Docker engine there); see README.md.
+# Never built on the project's own machines (no Docker engine there): tests/unit/test_compose*.py
+# check it against the code without one. See README.md "Docker Compose".
 
 # Both stages must use the same base: the venv's interpreter links to /usr/local/bin/python.
 FROM python:3.11-slim-bookworm AS builder
@@ -44,12 +45,10 @@ RUN groupadd --system --gid 10001 streamrec \
     && mkdir /models \
     && chown streamrec:streamrec /models
 
+# The venv holds streamrec itself (installed, not editable) and its runtime dependencies only:
+# no source tree, compiler, dev extras or build context in this stage.
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY ingest ./ingest
-COPY stream ./stream
-COPY recommender ./recommender
-COPY api ./api
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -61,9 +60,10 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 EXPOSE 8000
 
-# Meaningful for the api command only; compose disables it for the other services.
+# Meaningful for the api command only; compose replaces it for the other services. The port is
+# the API's own setting (STREAMREC_API_PORT, else a platform's PORT, else 8000).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('STREAMREC_API_PORT', '8000'), timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; from ingest.settings import load_settings; urllib.request.urlopen('http://127.0.0.1:%d/healthz' % load_settings().api_port, timeout=4)"]
 
 ENTRYPOINT ["streamrec"]
 CMD ["api"]

@@ -19,6 +19,7 @@ from kafka.errors import KafkaError
 from api.degraded import ModelPopularityStore, Outage
 from api.probes import KafkaProbe
 from ingest.errors import Unavailable
+from ingest.kafka_security import client_security
 from ingest.publisher import EventPublisher, kafka_publisher
 from ingest.settings import Settings
 from recommender.admin import ModelAdmin
@@ -114,6 +115,7 @@ class Backends:
         self.kafka_probe = KafkaProbe(
             settings.kafka_bootstrap,
             min(PROBE_TIMEOUT_SECONDS, settings.kafka_request_timeout_seconds),
+            security=client_security(settings),
         )
 
     def service_over(self, store: FeatureStore) -> RecommendationService:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 
@@ -18,9 +21,12 @@ class KafkaProbe:
     fresh admin client per check keeps no state that could go stale between probes.
     """
 
-    def __init__(self, bootstrap: str, timeout_seconds: float) -> None:
+    def __init__(
+        self, bootstrap: str, timeout_seconds: float, security: Mapping[str, Any] | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.timeout_ms = int(timeout_seconds * 1000)
+        self.security = dict(security or {})  # TLS/SASL options (ingest.kafka_security)
 
     def check(self) -> None:
         """Raise Unavailable unless a broker answers a metadata request in time."""
@@ -30,6 +36,7 @@ class KafkaProbe:
                 client_id="streamrec-api-readyz",
                 bootstrap_timeout_ms=self.timeout_ms,
                 request_timeout_ms=self.timeout_ms,
+                **self.security,
             )
             try:
                 brokers = admin.describe_cluster().get("brokers") or []

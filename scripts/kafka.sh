@@ -9,21 +9,23 @@
 #   STREAMREC_KAFKA_BOOTSTRAP        set => an external Kafka is used; this script does nothing
 #   STREAMREC_KAFKA_PORT             client (PLAINTEXT) port, default 19092
 #   STREAMREC_KAFKA_CONTROLLER_PORT  KRaft controller port, default 19093
+#   STREAMREC_KAFKA_SASL_PORT        optional: also a SASL_PLAINTEXT listener (mechanism PLAIN)
+#   STREAMREC_KAFKA_SASL_USERS       its users, user:password[,user:password] (letters, digits, -_)
 #   STREAMREC_STATE_DIR              runtime state root, default <repo>/.run (we use its kafka/)
 #   STREAMREC_CACHE_DIR              jar cache root, default ~/.cache/streamrec
 #   PYTHON                           interpreter with kafka-python, default <repo>/.venv/bin/python
+#   KAFKA_OPTS                       extra JVM options for the broker (as in Kafka's own scripts)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
-POM=$SCRIPT_DIR/kafka/pom.xml
-LOG4J_CONFIG=$SCRIPT_DIR/kafka/log4j2.properties
 
-# The pom is the single source of truth for the version; the cache dir is named after it.
-KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")
-CACHE_DIR=${STREAMREC_CACHE_DIR:-$HOME/.cache/streamrec}/kafka-$KAFKA_VERSION
-LIBS_DIR=$CACHE_DIR/libs
-LIBS_STAMP=$CACHE_DIR/libs.stamp   # holds the pom's checksum once every jar is copied
+log() { echo "[kafka] $*"; }
+die() { echo "[kafka] ERROR: $*" >&2; exit 1; }
+
+# Jar cache, Maven resolve, storage tool, JVM launch: shared with scripts/kafka_cluster.sh.
+# shellcheck source=scripts/kafka/common.sh
+source "$SCRIPT_DIR/kafka/common.sh"
 
 STATE_DIR=${STREAMREC_STATE_DIR:-$REPO_ROOT/.run}/kafka
 DATA_DIR=$STATE_DIR/data
@@ -32,79 +34,37 @@ PROPS=$STATE_DIR/server.properties
 PID_FILE=$STATE_DIR/kafka.pid
 CLUSTER_ID_FILE=$STATE_DIR/cluster.id
 
-HOST=127.0.0.1
 PORT=${STREAMREC_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${STREAMREC_KAFKA_CONTROLLER_PORT:-19093}
+# Optional SASL listener, for testing the clients' security options (tests/integration/
+# test_kafka_sasl.py); the PLAINTEXT listener stays for readiness checks and inter-broker traffic.
+SASL_PORT=${STREAMREC_KAFKA_SASL_PORT:-}
+SASL_USERS=${STREAMREC_KAFKA_SASL_USERS:-}
 HEAP=512m          # plenty for tests on a 2-core box (the stock scripts use 1G)
 WAIT_TIMEOUT=90    # seconds; a cold start takes a few on 2 cores
-if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON=$REPO_ROOT/.venv/bin/python; else PYTHON=python3; fi
-fi
-JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-
-log() { echo "[kafka] $*"; }
-die() { echo "[kafka] ERROR: $*" >&2; exit 1; }
-
-# A fresh Debian machine may lack the JDK or Maven; install them from apt rather than by hand.
-ensure_command() {  # ensure_command <cmd> <debian package>
-  command -v "$1" >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "'$1' not found; install $2"
-  log "'$1' not found; installing Debian package $2"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
-}
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # The pid from our pid file, only if that process is still our broker (guards against pid reuse).
-our_pid() {
-  [[ -f "$PID_FILE" ]] || return 1
-  local pid; pid=$(<"$PID_FILE")
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $PROPS" || return 1
-  echo "$pid"
-}
+our_pid() { broker_pid "$PID_FILE" "$PROPS"; }
 
-print_log_tail() {
-  if [[ -s "$LOG_DIR/kafka.out" ]]; then
-    echo "----- last 20 lines of $LOG_DIR/kafka.out (JVM stdout/stderr) -----" >&2
-    tail -n 20 "$LOG_DIR/kafka.out" >&2
-  fi
-  echo "----- last 60 lines of $LOG_DIR/server.log -----" >&2
-  tail -n 60 "$LOG_DIR/server.log" >&2 2>/dev/null || echo "(no server.log)" >&2
-}
-
-# Copy the broker's runtime jars into the cache once; later runs skip Maven entirely.
-resolve_jars() {
-  local want; want=$(sha256sum "$POM" | cut -d' ' -f1)
-  if [[ -f "$LIBS_STAMP" && "$(<"$LIBS_STAMP")" == "$want" ]]; then
-    return 0
-  fi
-  ensure_command mvn maven
-  log "resolving Kafka $KAFKA_VERSION jars with Maven into $LIBS_DIR (first run only)"
-  rm -rf "$LIBS_DIR" "$LIBS_STAMP"   # never mix jars from an interrupted or older resolve
-  mkdir -p "$LIBS_DIR"
-  # Output goes to a file (mvn -q still emits terminal escapes); shown only on failure.
-  if ! mvn -B -q -f "$POM" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$LIBS_DIR" >"$CACHE_DIR/mvn.log" 2>&1; then
-    cat "$CACHE_DIR/mvn.log" >&2
-    die "Maven could not resolve the Kafka jars (see above)"
-  fi
-  echo "$want" >"$LIBS_STAMP"
-}
+print_log_tail() { print_broker_log_tail "$LOG_DIR"; }
 
 # Written on every start so port changes take effect; the data dir is what persists.
 write_server_properties() {
+  local listeners="PLAINTEXT://$HOST:$PORT" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [[ -n "$SASL_PORT" ]]; then
+    listeners+=",SASL_PLAINTEXT://$HOST:$SASL_PORT"
+    protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   cat >"$PROPS" <<EOF
 # Generated by scripts/kafka.sh on every start -- edit the script, not this file.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=$listeners,CONTROLLER://$HOST:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$DATA_DIR
 num.partitions=6
 default.replication.factor=1
@@ -122,11 +82,18 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=24
 EOF
+  if [[ -n "$SASL_PORT" ]]; then sasl_properties >>"$PROPS"; fi
 }
 
-storage_tool() {
-  "$JAVA" -Xmx256m -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.logs.dir="$LOG_DIR" \
-    -cp "$LIBS_DIR/*" kafka.tools.StorageTool "$@"
+# The SASL listener's mechanism and users (PLAIN: the broker checks user_<name>="<password>").
+sasl_properties() {
+  local pair pairs users=""
+  [[ "$SASL_USERS" =~ ^[A-Za-z0-9_-]+:[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+:[A-Za-z0-9_-]+)*$ ]] ||
+    die "STREAMREC_KAFKA_SASL_PORT needs STREAMREC_KAFKA_SASL_USERS=user:password[,...] (letters, digits, - and _)"
+  IFS=, read -ra pairs <<<"$SASL_USERS"
+  for pair in "${pairs[@]}"; do users+=" user_${pair%%:*}=\"${pair#*:}\""; done
+  echo "sasl.enabled.mechanisms=PLAIN"
+  echo "listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;"
 }
 
 # KRaft refuses to start on unformatted storage. The cluster id is kept so re-runs reuse the data.
@@ -135,12 +102,6 @@ format_storage() {
   [[ -s "$CLUSTER_ID_FILE" ]] || storage_tool random-uuid >"$CLUSTER_ID_FILE"
   log "formatting storage in $DATA_DIR (cluster id $(<"$CLUSTER_ID_FILE"))"
   storage_tool format -t "$(<"$CLUSTER_ID_FILE")" -c "$PROPS" --ignore-formatted >/dev/null
-}
-
-# Readiness is checked with kafka-python; find out before starting a JVM, not after.
-check_python() {
-  "$PYTHON" -c 'import kafka' 2>/dev/null ||
-    die "'$PYTHON' cannot import kafka-python; create the venv first, or set PYTHON"
 }
 
 ready() {  # ready <pid>: a real metadata round-trip, not just an open port
@@ -157,27 +118,19 @@ cmd_start() {
   fi
   rm -f "$PID_FILE"
   # Someone else's Kafka (or anything) on our port would make readiness checks lie.
-  for p in "$PORT" "$CONTROLLER_PORT"; do
+  for p in "$PORT" "$CONTROLLER_PORT" $SASL_PORT; do
     port_open "$p" && die "port $p is in use by another process; set STREAMREC_KAFKA_PORT / STREAMREC_KAFKA_CONTROLLER_PORT"
   done
   ensure_command "$JAVA" openjdk-17-jre-headless
   resolve_jars
   mkdir -p "$DATA_DIR" "$LOG_DIR"
-  # Keep one previous log, so a failure's log tail shows only this start.
-  [[ -f "$LOG_DIR/server.log" ]] && mv -f "$LOG_DIR/server.log" "$LOG_DIR/server.log.prev"
+  rotate_broker_log
   write_server_properties
   format_storage
 
-  log "starting Kafka $KAFKA_VERSION on $HOST:$PORT (controller $CONTROLLER_PORT), state in $STATE_DIR"
-  # setsid + nohup: the broker outlives this shell and is not hit by its terminal's signals.
-  # In a non-interactive shell the background child is no group leader, so setsid execs in
-  # place and $! is the java pid itself.
-  setsid nohup "$JAVA" "-Xmx$HEAP" "-Xms$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Djava.awt.headless=true -Dkafka.logs.dir="$LOG_DIR" \
-    -Dlog4j2.configurationFile="$LOG4J_CONFIG" \
-    -cp "$LIBS_DIR/*" kafka.Kafka "$PROPS" >"$LOG_DIR/kafka.out" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$PID_FILE"
+  log "starting Kafka $KAFKA_VERSION on $HOST:$PORT${SASL_PORT:+ (SASL $SASL_PORT)} (controller $CONTROLLER_PORT), state in $STATE_DIR"
+  launch_broker "$PROPS" "$PID_FILE" "$HEAP"
+  pid=$(<"$PID_FILE")
   if ! ready "$pid"; then
     print_log_tail
     cmd_stop   # don't leave a half-started 512 MB JVM behind a failed start
@@ -194,15 +147,7 @@ cmd_stop() {
     return 0
   fi
   log "stopping pid $pid (SIGTERM, controlled shutdown)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still alive after 30 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  stop_broker_pid "$pid"
   rm -f "$PID_FILE"
   log "stopped"
 }

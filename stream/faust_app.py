@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import faust
+from faust.types.auth import CredentialsT
 from redis import RedisError
 
-from ingest.settings import Settings
+from ingest.kafka_security import ssl_context
+from ingest.settings import SASL_PROTOCOLS, Settings
 from stream.batch import DeadLetter, RawMessage, split_batch
 from stream.store import FeatureStore
 
@@ -34,6 +36,7 @@ def create_stream_app(settings: Settings, store: FeatureStore) -> faust.App:
     app = faust.App(
         settings.stream_group_id,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=tempfile.mkdtemp(prefix="streamrec-faust-"),
         web_enabled=False,
@@ -58,6 +61,20 @@ def create_stream_app(settings: Settings, store: FeatureStore) -> faust.App:
             )
 
     return app
+
+
+def faust_credentials(settings: Settings) -> CredentialsT | None:
+    """Return the TLS/SASL credentials of the Kafka settings in faust's terms (None: plaintext)."""
+    context = ssl_context(settings)
+    if settings.kafka_security_protocol in SASL_PROTOCOLS:
+        password = settings.kafka_sasl_password
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=password.get_secret_value() if password else None,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def to_raw_message(event: Any) -> RawMessage:

@@ -1,34 +1,33 @@
-"""Dockerfile, .dockerignore and docker-compose.yml: what can be checked without a Docker engine.
+"""docker-compose.yml: what can be checked without a Docker engine.
 
-Nothing is built or run. The checks hold the files to the code (every command parses with the
-real CLI, every STREAMREC_* variable is a real setting with a valid value) and to each other
-(ports, listeners, volumes, health checks, start-up order).
+Nothing is run. Each app service's command parses with the real CLI, each STREAMREC_* variable is
+a real setting with a valid value, and the services agree with each other (ports, listeners,
+volumes, health checks, start-up order, scaling). The image side is test_compose_dockerfile.py;
+Prometheus is test_compose_prometheus.py.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import functools
 import json
 import os
 import re
-import shlex
-import tomllib
-import urllib.error
-import urllib.request
-from email.message import Message
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask.testing import FlaskClient
 
-from ingest.cli import build_parser
-from ingest.settings import ENV_PREFIX, Settings, unknown_variables
+from ingest.settings import ENV_PREFIX, unknown_variables
+from tests.unit.deploy_files import (
+    app_environment,
+    app_settings,
+    command,
+    container_port,
+    environment,
+    final,
+    load_yaml,
+    parse_cli,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "python:3.11-slim-bookworm"
 # Compose service -> the streamrec command it must run.
 APP_COMMANDS = {
     "topics": "topics",
@@ -37,223 +36,28 @@ APP_COMMANDS = {
     "api": "api",
     "simulator": "replay",
 }
-Instruction = tuple[str, str]  # (keyword upper-cased, arguments)
-
-
-@functools.cache
-def dockerfile_stages() -> list[list[Instruction]]:
-    """Return the Dockerfile's stages, each a list of instructions (continuations joined)."""
-    stages: list[list[Instruction]] = []
-    pending = ""
-    for raw in (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):  # Docker drops comments inside continuations too
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1]
-            continue
-        keyword, _, args = (pending + line).partition(" ")
-        pending = ""
-        if keyword.upper() == "FROM":
-            stages.append([])
-        stages[-1].append((keyword.upper(), args.strip()))
-    return stages
-
-
-def final(keyword: str) -> list[str]:
-    """Return the arguments of every ``keyword`` instruction of the final stage, in order."""
-    return [args for kw, args in dockerfile_stages()[-1] if kw == keyword]
-
-
-def image_env() -> dict[str, str]:
-    """Return the ENV of the final stage."""
-    pairs = [item.split("=", 1) for args in final("ENV") for item in shlex.split(args)]
-    return {key: value for key, value in pairs}
-
-
-def context_copies(stage: list[Instruction]) -> list[str]:
-    """Return the build-context sources a stage COPYs (not those copied from another stage)."""
-    sources: list[str] = []
-    for keyword, args in stage:
-        words = shlex.split(args)
-        if keyword == "COPY" and not any(word.startswith("--from=") for word in words):
-            sources += [word for word in words[:-1] if not word.startswith("--")]
-    return sources
-
-
-def build_inputs() -> list[Path]:
-    """Return the files the Dockerfile copies from the build context (of packages: the .py)."""
-    sources = sorted({REPO / src for stage in dockerfile_stages() for src in context_copies(stage)})
-    return [file for src in sources for file in ([src] if src.is_file() else src.rglob("*.py"))]
-
-
-def healthcheck_argv() -> list[str]:
-    """Return the exec-form command of the image's HEALTHCHECK."""
-    (args,) = final("HEALTHCHECK")
-    match = re.fullmatch(r"(?:--\S+\s+)*CMD\s+(\[.*\])", args)
-    assert match, f"HEALTHCHECK should be '[--options] CMD [exec form]', got {args!r}"
-    return list(json.loads(match.group(1)))
-
-
-def settings_from(env: dict[str, str]) -> Settings:
-    """Construct Settings from STREAMREC_* variables, passed as keyword arguments."""
-    kwargs: dict[str, Any] = {
-        key.removeprefix(ENV_PREFIX).lower(): value for key, value in env.items()
-    }
-    return Settings(**kwargs)
-
-
-def parse_cli(argv: list[str]) -> Any:
-    """Parse argv as given to `streamrec`; fail the test (not exit) on a bad command line."""
-    try:
-        return build_parser().parse_args(argv)
-    except SystemExit:
-        pytest.fail(f"`streamrec {shlex.join(argv)}` is not a valid streamrec command line")
+OPTIONAL_PROFILES = {"simulator": "simulator", "prometheus": "prometheus"}
 
 
 @pytest.fixture(autouse=True)
 def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own STREAMREC_* variables out of the Settings built here."""
+    """Keep the developer's own STREAMREC_* (and platform) variables out of these Settings."""
     for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
         monkeypatch.delenv(name)
-
-
-def test_both_stages_build_on_the_same_python_base() -> None:
-    stages = dockerfile_stages()
-    assert len(stages) == 2
-    assert [stage[0][1] for stage in stages] == [f"{BASE_IMAGE} AS builder", BASE_IMAGE]
-
-
-def test_builder_installs_the_project_pinned_non_editable_without_dev_extras() -> None:
-    runs = " ".join(args for kw, args in dockerfile_stages()[0] if kw == "RUN")
-    assert "pip install -c constraints.txt ." in runs
-    assert not re.search(r"(\s-e\s|--editable|\[dev\])", runs)
-    assert "COPY --from=builder /opt/venv /opt/venv" in [f"COPY {args}" for args in final("COPY")]
-
-
-def test_image_carries_every_package_the_project_ships() -> None:
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = {pattern.rstrip("*") for pattern in include}
-    builder, runtime = dockerfile_stages()
-    assert packages <= set(context_copies(builder))
-    assert set(context_copies(runtime)) == packages
-
-
-def test_image_runs_streamrec_api_as_a_non_root_user() -> None:
-    assert [json.loads(args) for args in final("ENTRYPOINT")] == [["streamrec"]]
-    (cmd,) = final("CMD")
-    assert parse_cli(json.loads(cmd)).command == "api"
-    assert final("USER"), "the final stage runs as root"
-    assert final("USER")[-1].split(":")[0] not in {"root", "0"}
-    assert final("WORKDIR")[-1] == "/app"
-    assert {
-        "STREAMREC_MODEL_DIR": "/models",
-        "PYTHONUNBUFFERED": "1",
-    }.items() <= image_env().items()
-
-
-def test_image_environment_is_valid_settings() -> None:
-    env = {key: value for key, value in image_env().items() if key.startswith(ENV_PREFIX)}
-    assert unknown_variables(env) == []
-    settings = settings_from(env)
-    assert str(settings.model_dir) == "/models"
-
-
-@pytest.mark.parametrize(("port_variable", "port"), [(None, 8000), ("9000", 9000)])
-def test_healthcheck_gets_healthz_on_the_api_port(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, port_variable: str | None, port: int
-) -> None:
-    argv = healthcheck_argv()
-    assert argv[:2] == ["python", "-c"]
-    requested: list[tuple[str | None, int | None, str]] = []
-
-    def urlopen(url: str, timeout: float) -> Any:
-        """Serve the request from the Flask test client instead of the network."""
-        parts = urlsplit(url)
-        requested.append((parts.hostname, parts.port, parts.path))
-        response = client.get(parts.path)
-        if response.status_code >= 400:
-            raise urllib.error.HTTPError(url, response.status_code, "error", Message(), None)
-        return response
-
-    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    if port_variable:
-        monkeypatch.setenv("STREAMREC_API_PORT", port_variable)
-    exec(compile(argv[2], "<HEALTHCHECK>", "exec"), {})  # raises (exit 1) unless /healthz is 2xx
-    assert requested == [("127.0.0.1", port, "/healthz")]
-
-
-def dockerignored(path: str, patterns: list[str]) -> bool:
-    """Return whether .dockerignore excludes path (or a parent of it); the last match wins."""
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    suffixes = ["/".join(parts[j : i + 1]) for i in range(len(parts)) for j in range(i + 1)]
-    ignored = False
-    for pattern in patterns:
-        negated, pattern = pattern.startswith("!"), pattern.lstrip("!")
-        candidates = suffixes if pattern.startswith("**/") else prefixes
-        if any(fnmatch.fnmatchcase(c, pattern.removeprefix("**/")) for c in candidates):
-            ignored = not negated
-    return ignored
-
-
-def test_dockerignore_keeps_local_state_out_and_build_inputs_in() -> None:
-    lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for path in [".git", ".venv/bin/python", ".run/kafka/data", "models/LATEST", "var/models"]:
-        assert dockerignored(path, patterns), f"{path} would be sent to the Docker daemon"
-    for path in [".pytest_cache/v", "api/__pycache__/x.pyc", "ml-100k/u.data", "x/factors.npy"]:
-        assert dockerignored(path, patterns), f"{path} would be sent to the Docker daemon"
-    inputs = build_inputs()
-    assert {REPO / "pyproject.toml", REPO / "ingest" / "cli.py"} <= set(inputs)
-    for file in inputs:
-        assert not dockerignored(file.relative_to(REPO).as_posix(), patterns), file
+    for name in ("PORT", "REDIS_URL", "KAFKA_URL"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    """Return docker-compose.yml as data (anchors and merge keys resolved)."""
-    yaml = pytest.importorskip(
-        "yaml", reason="PyYAML (needed to read docker-compose.yml) is not a dev dependency yet"
-    )
-    return dict(yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8")))
+    """Return docker-compose.yml as data."""
+    return load_yaml("docker-compose.yml")
 
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return docker-compose.yml's services."""
     return dict(compose["services"])
-
-
-def environment(service: dict[str, Any]) -> dict[str, Any]:
-    """Return a service's environment as a mapping (compose allows a list of KEY=VALUE too)."""
-    env = service.get("environment") or {}
-    return dict(item.split("=", 1) for item in env) if isinstance(env, list) else dict(env)
-
-
-def app_environment(service: dict[str, Any]) -> dict[str, str]:
-    """Return the STREAMREC_* variables an app container sees: the image's, then compose's."""
-    env = {**image_env(), **{key: str(value) for key, value in environment(service).items()}}
-    return {key: value for key, value in env.items() if key.startswith(ENV_PREFIX)}
-
-
-def app_settings(service: dict[str, Any]) -> Settings:
-    """Build the Settings an app container would start with."""
-    return settings_from(app_environment(service))
-
-
-def command(service: dict[str, Any]) -> list[str]:
-    """Return a service's argv after the `streamrec` entrypoint (the image's CMD if none)."""
-    argv = service.get("command") or json.loads(final("CMD")[0])
-    return shlex.split(argv) if isinstance(argv, str) else [str(arg) for arg in argv]
-
-
-def container_port(mapping: str | dict[str, Any]) -> int:
-    """Return the container side of a ports entry (short "[ip:]host:container[/proto]" or long)."""
-    if isinstance(mapping, dict):
-        return int(mapping["target"])
-    return int(str(mapping).split("/")[0].rsplit(":", 1)[-1])
 
 
 def test_app_services_share_the_one_image_built_here(services: dict[str, Any]) -> None:
@@ -286,6 +90,11 @@ def test_app_environment_names_real_settings_with_valid_values(
     assert urlsplit(settings.redis_url).hostname in services
 
 
+def test_optional_services_are_behind_their_profiles(services: dict[str, Any]) -> None:
+    profiled = {name: s["profiles"] for name, s in services.items() if s.get("profiles")}
+    assert profiled == {name: [profile] for name, profile in OPTIONAL_PROFILES.items()}
+
+
 def test_api_listens_on_the_published_and_exposed_port(services: dict[str, Any]) -> None:
     api = services["api"]
     settings = app_settings(api)
@@ -293,6 +102,23 @@ def test_api_listens_on_the_published_and_exposed_port(services: dict[str, Any])
     assert [container_port(mapping) for mapping in api["ports"]] == [settings.api_port]
     exposed = {int(port.split("/")[0]) for args in final("EXPOSE") for port in args.split()}
     assert settings.api_port in exposed
+
+
+def test_stream_worker_can_be_scaled_out(services: dict[str, Any]) -> None:
+    stream = services["stream"]
+    # A fixed name or a published host port would stop `--scale stream=N` at the second one.
+    assert "container_name" not in stream and "ports" not in stream
+    settings = app_settings(stream)
+    assert settings.stream_metrics_host == "0.0.0.0" and settings.stream_metrics_port > 0
+    assert settings.topic_partitions >= 2, "one partition would leave extra workers idle"
+
+
+def test_stream_healthcheck_reads_the_workers_own_metrics_port(services: dict[str, Any]) -> None:
+    stream = services["stream"]
+    test = stream["healthcheck"]["test"]
+    assert test[0] == "CMD" and test[1:3] == ["python", "-c"]
+    port = app_settings(stream).stream_metrics_port
+    assert re.search(rf"http://127\.0\.0\.1:{port}/metrics", test[3])
 
 
 def has_healthcheck(service: dict[str, Any]) -> bool:
@@ -315,13 +141,30 @@ def test_depends_on_targets_exist_and_can_meet_the_condition(services: dict[str,
                 assert services[target].get("restart", "no") in ("no", "on-failure"), target
 
 
-def test_only_the_api_keeps_the_images_http_healthcheck(services: dict[str, Any]) -> None:
-    assert [name for name in APP_COMMANDS if has_healthcheck(services[name])] == ["api"]
-    assert services["simulator"]["profiles"] == ["demo"]
+def test_long_running_services_report_health_and_restart(services: dict[str, Any]) -> None:
+    for name in ("kafka", "redis", "stream", "api"):
+        assert has_healthcheck(services[name]), name
+    for name in ("kafka", "redis", "stream", "trainer", "api"):
+        assert services[name]["restart"] == "unless-stopped", name
+    # One-shot commands have no HTTP server for the image's API check to reach.
+    for name in ("topics", "simulator"):
+        assert not has_healthcheck(services[name]), name
+
+
+def test_workers_start_after_healthy_services_and_created_topics(services: dict[str, Any]) -> None:
+    for name in ("stream", "api"):
+        rules = {t: r["condition"] for t, r in services[name]["depends_on"].items()}
+        assert rules == {
+            "kafka": "service_healthy",
+            "redis": "service_healthy",
+            "topics": "service_completed_successfully",
+        }, name
+    assert services["trainer"]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 def test_kafka_is_a_single_kraft_node_reachable_as_advertised(services: dict[str, Any]) -> None:
     kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
     env = {key: str(value) for key, value in environment(kafka).items()}
     listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
     advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
@@ -356,3 +199,27 @@ def test_models_and_redis_data_live_on_named_volumes(
     assert "redis-data:/data" in redis["volumes"]
     assert " ".join(command(redis)).endswith("--appendonly yes")
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
+
+
+# The Compose specification's keys this file may use (a typo such as `depend_on` would otherwise
+# be found only by an engine).
+TOP_LEVEL_KEYS = {"name", "services", "volumes", "networks", "configs", "secrets"}
+SERVICE_KEYS = {
+    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose",
+    "volumes", "healthcheck", "depends_on", "restart", "profiles", "init", "user", "labels",
+    "networks", "deploy", "stop_grace_period", "stop_signal", "working_dir", "ulimits", "logging",
+}  # fmt: skip
+HEALTHCHECK_KEYS = {"test", "interval", "timeout", "retries", "start_period", "disable"}
+CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+RESTART_POLICIES = {"no", "always", "on-failure", "unless-stopped"}
+
+
+def test_only_keys_of_the_compose_specification_are_used(compose: dict[str, Any]) -> None:
+    assert {key for key in compose if not key.startswith("x-")} <= TOP_LEVEL_KEYS
+    for name, service in compose["services"].items():
+        assert set(service) <= SERVICE_KEYS, (name, set(service) - SERVICE_KEYS)
+        assert set(service.get("healthcheck") or {}) <= HEALTHCHECK_KEYS, name
+        assert {rule["condition"] for rule in (service.get("depends_on") or {}).values()} <= (
+            CONDITIONS
+        ), name
+        assert service.get("restart", "no") in RESTART_POLICIES, name
