@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import docs, events, health, metrics, model_admin, recommendations
+from api import demo, docs, events, health, items, metrics, model_admin, recommendations
 from api.backends import EXTENSION_KEY, Backends
 from api.cors import install_cors
 from api.errors import register_error_handlers
@@ -47,6 +47,8 @@ def create_app(
         health.bp,
         metrics.bp,
         docs.bp,
+        items.bp,
+        demo.bp,
     ):
         app.register_blueprint(blueprint)
     return app

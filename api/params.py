@@ -21,6 +21,7 @@ MAX_K = 100
 MAX_EXCLUDE = 100
 DEFAULT_HISTORY = 50
 MAX_HISTORY = 200
+MAX_SEARCH_LENGTH = 100
 # Any id an event may carry (1..128 characters) except control characters, which have no place
 # in a URL, a log line or a Redis key. Written for both Python and ECMA-262 regex engines.
 ID_PATTERN = r"^[^\u0000-\u001f\u007f-\u009f]{1,128}$"
@@ -147,7 +148,31 @@ class HistoryQuery(BaseModel):
     ] = DEFAULT_HISTORY
 
 
-LIST_FIELDS = frozenset({"exclude"})
+class ItemsQuery(BaseModel):
+    """Query of the catalogue: which items to describe, or which titles to search, and how many."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    ids: Annotated[
+        Exclude,  # the same comma-separated id list, described for this use
+        Field(
+            description=f"item ids to describe, comma-separated; at most {MAX_EXCLUDE} (an id "
+            "the catalogue lacks is answered with a null title)",
+            examples=[["50", "181"]],
+        ),
+    ] = frozenset()
+    q: Annotated[
+        str,
+        Field(
+            max_length=MAX_SEARCH_LENGTH,
+            description="only items whose title contains this text (case-insensitive)",
+            examples=["star"],
+        ),
+    ] = ""
+    k: K = DEFAULT_K
+
+
+LIST_FIELDS = frozenset({"exclude", "ids"})
 _ID_ADAPTER: TypeAdapter[str] = TypeAdapter(Id)
 Q = TypeVar("Q", bound=BaseModel)
 

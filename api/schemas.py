@@ -68,6 +68,20 @@ class History(BaseModel):
     events: list[HistoryEvent]
 
 
+class CatalogueItem(BaseModel):
+    """One item as the catalogue describes it."""
+
+    item_id: str
+    title: str | None = Field(description="null when the catalogue lacks the item (or none is set)")
+    categories: list[str] = Field(description="its catalogue categories, sorted (may be empty)")
+
+
+class CatalogueItems(BaseModel):
+    """Items with their titles and categories."""
+
+    items: list[CatalogueItem]
+
+
 class ModelDescription(BaseModel):
     """The model being served: its artifact metadata."""
 
@@ -128,6 +142,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     SimilarItems,
     ItemList,
     History,
+    CatalogueItems,
     ModelDescription,
     Accepted,
     RetrainStarted,

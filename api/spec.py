@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.openapi import Answer, Operation
-from api.params import HistoryQuery, ListQuery, RecommendQuery
+from api.params import HistoryQuery, ItemsQuery, ListQuery, RecommendQuery
 
 VERSION = "20261125T190102Z-1a2b3c"
 NOW = "2026-11-25T19:01:02.123Z"
@@ -30,6 +30,14 @@ HISTORY = [
     {"event_id": "7f1c0b9e-1", "item_id": "50", "event_type": "watch", "timestamp": 1795460400000},
     {"event_id": "7f1c0b9e-0", "item_id": "181", "event_type": "like", "timestamp": 1795456800000},
 ]
+
+FOUND = {
+    "items": [
+        {"item_id": "50", "title": "Star Wars (1977)", "categories": ["Action", "Sci-Fi", "War"]},
+        {"item_id": "181", "title": "Return of the Jedi (1983)", "categories": ["Action"]},
+    ]
+}
+HTML = {"type": "string"}
 
 
 def error(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -158,6 +166,19 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/v1/items",
+        "describeItems",
+        "Describe items (title, categories) from the catalogue: given ids, or a search of titles",
+        "items",
+        (
+            Answer(200, "the given ids, sorted; or titles matching q", "CatalogueItems", FOUND),
+            bad("ids", "must list at most 100 item ids"),
+            RATE_LIMITED,
+        ),
+        query=ItemsQuery,
+    ),
+    Operation(
+        "GET",
         "/v1/model",
         "describeModel",
         "Describe the model being served (version, training time, parameters, metrics)",
@@ -242,5 +263,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "A page describing every operation, with a form to try each one",
         "operations",
         (Answer(200, "HTML", {"type": "string"}, media="text/html"),),
+    ),
+    Operation(
+        "GET",
+        "/demo",
+        "demo",
+        "A demo page: pick or create a user, click items to watch them, see the lists update",
+        "operations",
+        (Answer(200, "HTML; its script and style are under /static/", HTML, media="text/html"),),
     ),
 )

@@ -79,6 +79,7 @@ cat <<MSG
 
   streamrec is running.
     API            http://$HOST:$PORT   (readiness: curl -s http://$HOST:$PORT/readyz)
+    demo           http://$HOST:$PORT/demo   (open it in a browser; API reference: /docs)
     logs           $LOGS/{stream,api}.log, Kafka and Redis logs under $STATE
     models         $STREAMREC_MODEL_DIR
 

@@ -6,6 +6,11 @@ set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
+# The browser tests (tests/e2e/test_demo_browser.py) need a headless Chromium: provision it, and
+# make them fail rather than skip if it is missing anyway.
+bash scripts/browser.sh ensure || exit 1
+export STREAMREC_REQUIRE_BROWSER=1
+
 started_here=0
 if [[ -z "${STREAMREC_KAFKA_BOOTSTRAP:-}${STREAMREC_REDIS_URL:-}" ]] && ! docker info >/dev/null 2>&1; then
   if ! bash scripts/services.sh status >/dev/null 2>&1; then started_here=1; fi
