@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help venv services redis-cluster run stop test test-unit lint format lock clean bench
+.PHONY: help venv services redis-cluster run stop test test-unit lint format lock clean bench test-faults
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ test-unit: venv  ## unit tests only: no network, seconds
 
 test: lint  ## lint, then every test against a real Kafka and Redis
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+test-faults: venv  ## fault scenarios with event accounting, then RELIABILITY.md (FAULTS="-m faults_ci": the CI subset)
+	bash scripts/test.sh -s tests/faults $(FAULTS); status=$$?; $(PY) scripts/faults_report.py; exit $$status
 
 bench: services  ## run the benchmarks (BENCH="name ..." for some) and update BENCHMARKS.md
 	$(PY) scripts/bench/run.py $(BENCH)

@@ -8,10 +8,23 @@ from collections.abc import Iterable, Iterator
 
 from tqdm import tqdm
 
+from ingest.errors import Unavailable
 from ingest.publisher import EventPublisher
 from ingest.schema import WatchEvent
 
 BATCH_SIZE = 500
+
+
+class ReplayInterrupted(Unavailable):
+    """Kafka stopped acknowledging part-way: says how many events were acknowledged before."""
+
+    def __init__(self, sent: int, reason: str) -> None:
+        super().__init__(
+            f"{reason}; the first {sent} events were acknowledged, later ones may or may not "
+            "have been written (replaying the same input again is safe: event ids come from "
+            "the content)"
+        )
+        self.sent = sent
 
 
 def batched(events: Iterable[WatchEvent], size: int) -> Iterator[list[WatchEvent]]:
@@ -36,7 +49,10 @@ def replay(
     started = time.monotonic()
     with tqdm(total=total, unit="ev", disable=not show_progress, desc="replay") as progress:
         for batch in batched(events, batch_size):
-            publisher.publish(batch)
+            try:
+                publisher.publish(batch)
+            except Unavailable as exc:
+                raise ReplayInterrupted(sent, exc.message) from exc
             sent += len(batch)
             progress.update(len(batch))
             if rate_per_second > 0:

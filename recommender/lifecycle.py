@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from redis.exceptions import LockError
+
 from ingest.errors import Conflict, NotFound
 from ingest.settings import Settings
 from recommender.artifacts import (
@@ -112,7 +114,18 @@ def retrain_locked(
     try:
         return retrain(settings, store, force=force, show_progress=show_progress)
     finally:
+        _release(lock)
+
+
+def _release(lock: Lock) -> None:
+    # A lock that expired during the training is no reason to fail what the training did.
+    try:
         lock.release()
+    except LockError:
+        logger.warning(
+            "the training lock expired before the training ended; another trainer may have run "
+            "meanwhile: raise STREAMREC_TRAIN_LOCK_TTL_SECONDS above the longest training"
+        )
 
 
 def retrain_due(settings: Settings, store: FeatureStore, last_run: float, now: float) -> bool:

@@ -6,7 +6,7 @@ registered with the controller and been unfenced, and clients that connect then
 get empty metadata. So we ask for the cluster description and require at least one
 broker in it (KRaft metadata lists only unfenced brokers).
 
-Usage: wait_kafka.py --bootstrap 127.0.0.1:19092 [--timeout 90] [--pid BROKER_PID]
+Usage: wait_kafka.py --bootstrap 127.0.0.1:19092 [--timeout 90] [--pid BROKER_PID] [--brokers N]
 Exit codes: 0 ready, 1 timed out (or --pid process exited), 2 kafka-python missing.
 """
 
@@ -19,7 +19,7 @@ import time
 ATTEMPT_TIMEOUT_MS = 5000
 
 
-def cluster_ready(bootstrap: str, timeout_ms: int) -> str:
+def cluster_ready(bootstrap: str, timeout_ms: int, min_brokers: int = 1) -> str:
     """Return a one-line description of the cluster, or raise if it is not ready."""
     from kafka.admin import KafkaAdminClient
 
@@ -40,9 +40,10 @@ def cluster_ready(bootstrap: str, timeout_ms: int) -> str:
     admin = KafkaAdminClient(**config)
     try:
         cluster = admin.describe_cluster()
-        brokers = cluster.get("brokers") or []
-        if not brokers:
-            raise RuntimeError("metadata lists no brokers yet")
+        # DescribeCluster lists fenced brokers too (flagged): they do not serve yet.
+        brokers = [b for b in cluster.get("brokers") or [] if not b.get("is_fenced")]
+        if len(brokers) < min_brokers:
+            raise RuntimeError(f"metadata lists {len(brokers)} of {min_brokers} brokers")
         topics = admin.list_topics()
         return f"cluster_id={cluster.get('cluster_id')} brokers={len(brokers)} topics={len(topics)}"
     finally:
@@ -70,6 +71,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between tries")
     parser.add_argument("--pid", type=int, help="give up at once if this process exits")
+    parser.add_argument("--brokers", type=int, default=1, help="wait until this many are unfenced")
     args = parser.parse_args()
 
     try:
@@ -93,7 +95,8 @@ def main() -> int:
         attempt += 1
         try:
             remaining_ms = int((deadline - time.monotonic()) * 1000)
-            info = cluster_ready(args.bootstrap, max(1000, min(ATTEMPT_TIMEOUT_MS, remaining_ms)))
+            attempt_ms = max(1000, min(ATTEMPT_TIMEOUT_MS, remaining_ms))
+            info = cluster_ready(args.bootstrap, attempt_ms, args.brokers)
             print(f"wait_kafka: {args.bootstrap} ready after {attempt} attempt(s): {info}")
             return 0
         except KafkaConfigurationError:

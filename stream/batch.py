@@ -20,6 +20,11 @@ NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA = (
     "schema",
 )
 REASON_CODES = (NO_VALUE, TOO_LARGE, UNDECODABLE, INVALID_JSON, SCHEMA)
+# A dead letter bigger than this (key + value) is written cut, so that it fits Kafka's default
+# 1 MiB message limit with its headers: a poison pill must not stop the worker. The header
+# ``dlq.value.truncated_from`` then gives the value's original size in bytes.
+DEAD_LETTER_MAX_BYTES = 1_000_000
+TRUNCATED_FROM_HEADER = "dlq.value.truncated_from"
 
 
 class Message(Protocol):
@@ -66,6 +71,16 @@ class DeadLetter:
             ("dlq.source.partition", str(source.partition).encode("ascii")),
             ("dlq.source.offset", str(source.offset).encode("ascii")),
         ]
+
+    def record(self) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+        """The key, value and headers to write: the original, or its beginning if too large."""
+        key, value, headers = self.message.key, self.message.value, self.headers()
+        if len(key or b"") + len(value or b"") <= DEAD_LETTER_MAX_BYTES:
+            return key, value, headers
+        if value is not None:
+            headers.append((TRUNCATED_FROM_HEADER, str(len(value)).encode("ascii")))
+            value = value[:MAX_EVENT_BYTES]
+        return (key[:1024] if key else key), value, headers
 
 
 def reason_code(value: bytes) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.schema import validate_event
 from stream import keys
-from stream.batch import RawMessage, split_batch
+from stream.batch import DeadLetter, RawMessage, split_batch
 from stream.features import apply_weight, event_weight, feature_update
 
 
@@ -131,3 +131,12 @@ def test_every_dead_letter_has_a_machine_readable_reason_code(value: bytes, code
     _, dead = split_batch([RawMessage("watch-events", 0, 1, None, value)])
     assert [d.code for d in dead] == [code]
     assert dict(dead[0].headers())["dlq.reason.code"] == code.encode()
+
+
+def test_a_dead_letter_too_large_for_the_dlq_is_written_cut_with_its_size() -> None:
+    small = DeadLetter(RawMessage("watch-events", 0, 1, b"k", b"x" * 70_000), "big", "too_large")
+    assert small.record() == (b"k", b"x" * 70_000, small.headers())
+    huge = DeadLetter(RawMessage("watch-events", 0, 2, b"k", b"x" * 2**20), "big", "too_large")
+    key, value, headers = huge.record()
+    assert key == b"k" and value == b"x" * (64 * 1024)
+    assert dict(headers)["dlq.value.truncated_from"] == str(2**20).encode()

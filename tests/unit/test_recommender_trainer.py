@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from redis.exceptions import LockNotOwnedError
 
 from ingest.errors import Conflict, NotFound
 from ingest.schema import WatchEvent
@@ -90,6 +91,25 @@ def test_only_one_trainer_at_a_time(settings: Settings) -> None:
     lock.acquire()
     with pytest.raises(Conflict, match="already running"):
         retrain_locked(settings, clustered_store(), lock)
+
+
+class ExpiringLock:
+    """A lock whose expiry passed during the training (as a redis-py lock reports it)."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return True
+
+    def release(self) -> None:
+        raise LockNotOwnedError("Cannot release a lock that's no longer owned")
+
+
+def test_a_lock_that_expired_during_training_does_not_fail_the_published_model(
+    settings: Settings,
+) -> None:
+    result = retrain_locked(settings, clustered_store(), ExpiringLock())
+
+    assert result.status == "published"
+    assert latest_version(settings.model_dir) == result.model_version
 
 
 def test_rollback_serves_the_previous_version(settings: Settings) -> None:
