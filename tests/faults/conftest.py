@@ -16,6 +16,7 @@ from kafka.errors import KafkaError
 
 from ingest.settings import Settings, load_settings
 from tests.faults.accounting import RESULTS_DIR
+from tests.faults.services import PrivateRedis, running
 from tests.processes import settings_env, stop_process
 
 
@@ -102,3 +103,11 @@ def processes(request: pytest.FixtureRequest) -> Iterator[Processes]:
     running = Processes(logs)
     yield running
     running.stop_all()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private Redis server (AOF) that a scenario may kill, freeze or restart."""
+    server = PrivateRedis(tmp_path / "state")
+    with running(server):
+        yield server

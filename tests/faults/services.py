@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from ingest.settings import ENV_PREFIX
+from ingest.settings import ENV_PREFIX, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
@@ -230,3 +230,23 @@ def process_tree(pid: int) -> list[int]:
     """A process and its children (gunicorn's master and its workers)."""
     parent = psutil.Process(pid)
     return [pid, *(child.pid for child in parent.children(recursive=True))]
+
+
+def private_settings(
+    name: str, kafka_bootstrap: str, redis_url: str, tmp_path: Path, **overrides: object
+) -> Settings:
+    """Settings pointing every process at private services, with topics and keys named `name`."""
+    return load_settings(
+        kafka_bootstrap=kafka_bootstrap,
+        redis_url=redis_url,
+        events_topic=f"watch-events-{name}",
+        dlq_topic=f"watch-events-dlq-{name}",
+        stream_group_id=f"streamrec-stream-{name}",
+        key_prefix=name.replace("-", ""),
+        model_dir=tmp_path / "models",
+        topic_partitions=6,
+        stream_metrics_port=0,
+        api_port=free_port(),
+        access_log=False,
+        **overrides,
+    )

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import redis
 
-from ingest.settings import Settings, load_settings
 from stream import keys
 from tests.faults.accounting import account
 from tests.faults.clients import (
@@ -33,7 +32,7 @@ from tests.faults.conftest import Processes
 from tests.faults.services import (
     PrivateKafka,
     PrivateRedis,
-    free_port,
+    private_settings,
     running,
 )
 from tests.faults.traffic import create_topics, known_events, wait_drained
@@ -54,32 +53,6 @@ def broker(tmp_path: Path) -> Iterator[PrivateKafka]:
         yield kafka
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "state")
-    with running(server):
-        yield server
-
-
-def private_settings(
-    name: str, broker: PrivateKafka, redis_server: PrivateRedis, tmp_path: Path
-) -> Settings:
-    """Settings pointing every process at the private broker and Redis."""
-    return load_settings(
-        kafka_bootstrap=broker.bootstrap,
-        redis_url=redis_server.url,
-        events_topic=f"watch-events-{name}",
-        dlq_topic=f"watch-events-dlq-{name}",
-        stream_group_id=f"streamrec-stream-{name}",
-        key_prefix=name.replace("-", ""),
-        model_dir=tmp_path / "models",
-        topic_partitions=6,
-        stream_metrics_port=0,
-        api_port=free_port(),
-        access_log=False,
-    )
-
-
 def kill_and_restart(broker: PrivateKafka) -> dict[str, float]:
     """SIGKILL the broker, leave it dead a while, start it again; return the timings."""
     killed = time.monotonic()
@@ -95,7 +68,7 @@ def kill_and_restart(broker: PrivateKafka) -> dict[str, float]:
 def test_broker_killed_during_http_ingestion_loses_nothing(
     broker: PrivateKafka, redis_server: PrivateRedis, processes: Processes, tmp_path: Path
 ) -> None:
-    settings = private_settings("broker-kill-http", broker, redis_server, tmp_path)
+    settings = private_settings("broker-kill-http", broker.bootstrap, redis_server.url, tmp_path)
     create_topics(settings)
     messages = known_events(N_EVENTS, SEED, redelivered=REDELIVERED)
     started = time.monotonic()
@@ -146,7 +119,7 @@ def acknowledged_count(output: str) -> int:
 def test_broker_killed_during_replay_cli_loses_nothing(
     broker: PrivateKafka, redis_server: PrivateRedis, processes: Processes, tmp_path: Path
 ) -> None:
-    settings = private_settings("broker-kill-replay", broker, redis_server, tmp_path)
+    settings = private_settings("broker-kill-replay", broker.bootstrap, redis_server.url, tmp_path)
     create_topics(settings)
     csv = tmp_path / "events.csv"
     in_file = write_replay_csv(csv, N_EVENTS, SEED)

@@ -19,7 +19,7 @@ import pytest
 import redis
 from kafka import KafkaAdminClient
 
-from ingest.settings import Settings, load_settings
+from ingest.settings import Settings
 from ingest.topics import ensure_topics
 from tests.faults.accounting import account
 from tests.faults.clients import (
@@ -33,7 +33,7 @@ from tests.faults.conftest import Processes
 from tests.faults.services import (
     KafkaCluster,
     PrivateRedis,
-    free_port,
+    private_settings,
     running,
 )
 from tests.faults.traffic import known_events, wait_drained
@@ -51,30 +51,6 @@ def cluster(tmp_path: Path) -> Iterator[KafkaCluster]:
     kafka = KafkaCluster(tmp_path / "state")
     with running(kafka):
         yield kafka
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "state")
-    with running(server):
-        yield server
-
-
-def cluster_settings(cluster: KafkaCluster, redis_server: PrivateRedis, tmp: Path) -> Settings:
-    """Settings pointing every process at the cluster (all three bootstrap servers)."""
-    return load_settings(
-        kafka_bootstrap=cluster.bootstrap,
-        redis_url=redis_server.url,
-        events_topic="watch-events-cluster",
-        dlq_topic="watch-events-dlq-cluster",
-        stream_group_id="streamrec-stream-cluster",
-        key_prefix="cluster",
-        model_dir=tmp / "models",
-        topic_partitions=6,
-        stream_metrics_port=0,
-        api_port=free_port(),
-        access_log=False,
-    )
 
 
 def topic_layout(settings: Settings) -> dict[int, dict[str, object]]:
@@ -97,7 +73,7 @@ def topic_layout(settings: Settings) -> dict[int, dict[str, object]]:
 def test_one_broker_of_three_killed_during_ingestion_loses_nothing(
     cluster: KafkaCluster, redis_server: PrivateRedis, processes: Processes, tmp_path: Path
 ) -> None:
-    settings = cluster_settings(cluster, redis_server, tmp_path)
+    settings = private_settings("cluster", cluster.bootstrap, redis_server.url, tmp_path)
     ensure_topics(settings)
     layout = topic_layout(settings)
     assert all(len(p["replicas"]) == 3 for p in layout.values()), layout  # type: ignore[arg-type]

@@ -17,7 +17,6 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,6 @@ from tests.faults.poison import poison_messages
 from tests.faults.services import (
     PrivateRedis,
     free_port,
-    running,
 )
 from tests.faults.traffic import (
     Sent,
@@ -58,13 +56,6 @@ OUTAGE_SECONDS = 30.0
 SEED = 7
 
 pytestmark = [pytest.mark.faults_ci, pytest.mark.timeout(900)]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "state")
-    with running(server):
-        yield server
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 import redis
 
-from ingest.settings import Settings, load_settings
 from tests.faults.accounting import account
 from tests.faults.clients import (
     start_api,
@@ -37,7 +36,7 @@ from tests.faults.load import LoadResult, MixedLoad
 from tests.faults.services import (
     PrivateKafka,
     PrivateRedis,
-    free_port,
+    private_settings,
     process_tree,
     rss_mib,
     running,
@@ -63,31 +62,6 @@ def broker(tmp_path: Path) -> Iterator[PrivateKafka]:
     kafka = PrivateKafka(tmp_path / "state", jvm_options="-XX:+AlwaysPreTouch")
     with running(kafka):
         yield kafka
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / "state")
-    with running(server):
-        yield server
-
-
-def soak_settings(broker: PrivateKafka, redis_server: PrivateRedis, tmp: Path) -> Settings:
-    """Product defaults (model included), pointed at the private services."""
-    return load_settings(
-        kafka_bootstrap=broker.bootstrap,
-        redis_url=redis_server.url,
-        events_topic="watch-events-soak",
-        dlq_topic="watch-events-dlq-soak",
-        stream_group_id="streamrec-stream-soak",
-        key_prefix="soak",
-        model_dir=tmp / "models",
-        topic_partitions=6,
-        stream_metrics_port=0,
-        api_port=free_port(),
-        access_log=False,
-        holdout_tolerance=1.0,  # every retrain is published: the API swaps models all along
-    )
 
 
 class MemorySampler:
@@ -141,7 +115,13 @@ def print_memory(samples: list[dict[str, float]]) -> None:
 def test_soak_memory_stays_flat_and_the_books_balance(
     broker: PrivateKafka, redis_server: PrivateRedis, processes: Processes, tmp_path: Path
 ) -> None:
-    settings = soak_settings(broker, redis_server, tmp_path)
+    settings = private_settings(
+        "soak",
+        broker.bootstrap,
+        redis_server.url,
+        tmp_path,
+        holdout_tolerance=1.0,  # every retrain is published: the API swaps models all along
+    )
     create_topics(settings)
     client = redis.Redis.from_url(settings.redis_url)
     worker = processes.start(["stream"], settings, "worker")

@@ -1,7 +1,10 @@
 """Scenario 3: the stream worker SIGKILLed 10 times at random moments of a 200,000-event replay.
 
-A supervisor waits until the (re)started worker owns partitions, lets it run for a random
-0-2.5 s, then kills it with SIGKILL — no flush, no commit, no goodbye to the group — and starts
+The replay is paced to last REPLAY_SECONDS, longer than the ten kills take (each waits for the
+consumer group to hand the dead worker's partitions over, ~10 s): unpaced, a fast worker would
+finish the replay before the last kills and those would hit an idle worker. A supervisor waits
+until the (re)started worker owns partitions, lets it run for a random 0-2.5 s, then kills it
+with SIGKILL — no flush, no commit, no goodbye to the group — and starts
 a new one at once. Redeliveries of already-acknowledged messages and some invalid messages are
 part of the replay, so dedup and the dead-letter path are crossed by the kills too.
 """
@@ -28,6 +31,7 @@ N_EVENTS = 200_000
 REDELIVERED = 2_000
 INVALID = 1_000
 KILLS = 10
+REPLAY_SECONDS = 150.0
 SEED = 3
 
 pytestmark = [pytest.mark.faults_ci, pytest.mark.timeout(1200)]
@@ -53,15 +57,18 @@ def test_worker_killed_ten_times_mid_replay_loses_and_doubles_nothing(
     wait_for(lambda: assignments(log) >= 1, 90, "the first worker to own partitions", log)
 
     sent: list[Sent] = []
-    publishing = threading.Thread(target=lambda: sent.extend(publish(settings, messages)))
+    publishing = threading.Thread(
+        target=lambda: sent.extend(publish(settings, messages, len(messages) / REPLAY_SECONDS))
+    )
     publishing.start()
     kills = []
     for number in range(1, KILLS + 1):
         wait_for(lambda n=number: assignments(log) >= n, 120, f"worker {number} assigned", log)
         time.sleep(rng.uniform(0.0, 2.5))
-        remaining = lag(settings)
+        remaining, replaying = lag(settings), publishing.is_alive()
         processes.kill(worker)
-        kills.append({"at_seconds": round(time.monotonic() - started, 1), "lag": remaining})
+        at_seconds = round(time.monotonic() - started, 1)
+        kills.append({"at_seconds": at_seconds, "lag": remaining, "replaying": replaying})
         print(f"kill {number}: SIGKILL at {kills[-1]['at_seconds']} s, {remaining} uncommitted")
         worker = processes.start(["stream"], settings, "worker")
 
@@ -73,5 +80,6 @@ def test_worker_killed_ten_times_mid_replay_loses_and_doubles_nothing(
     print(f"{len(kills)} kills, {duration:.0f} s in all, drained {drain_seconds:.0f} s after")
     accounting.write(duration, {"stream worker SIGKILL": len(kills)}, kills=kills)
     assert len(sent) == len(messages), "Kafka did not acknowledge every message"
-    assert all(kill["lag"] > 0 for kill in kills), "a kill came after the replay was processed"
+    mid_replay = [kill["replaying"] or kill["lag"] > 0 for kill in kills]
+    assert all(mid_replay), "a kill came after the replay was published and processed"
     accounting.assert_clean()

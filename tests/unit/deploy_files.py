@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -121,3 +122,12 @@ def container_port(mapping: str | dict[str, Any]) -> int:
     if isinstance(mapping, dict):
         return int(mapping["target"])
     return int(str(mapping).split("/")[0].rsplit(":", 1)[-1])
+
+
+@pytest.fixture(autouse=True)
+def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's own STREAMREC_* and platform variables out of the tests' Settings."""
+    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    for name in ("PORT", "REDIS_URL", "KAFKA_URL"):
+        monkeypatch.delenv(name, raising=False)

@@ -9,15 +9,14 @@ Prometheus is test_compose_prometheus.py.
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from ingest.settings import ENV_PREFIX, unknown_variables
-from tests.unit.deploy_files import (
+from ingest.settings import unknown_variables
+from tests.unit.deploy_files import (  # noqa: F401 (an autouse fixture)
     app_environment,
     app_settings,
     command,
@@ -25,6 +24,7 @@ from tests.unit.deploy_files import (
     environment,
     final,
     load_yaml,
+    no_streamrec_environment,
     parse_cli,
 )
 
@@ -37,15 +37,6 @@ APP_COMMANDS = {
     "simulator": "replay",
 }
 OPTIONAL_PROFILES = {"simulator": "simulator", "prometheus": "prometheus"}
-
-
-@pytest.fixture(autouse=True)
-def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own STREAMREC_* (and platform) variables out of these Settings."""
-    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
-        monkeypatch.delenv(name)
-    for name in ("PORT", "REDIS_URL", "KAFKA_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="module")

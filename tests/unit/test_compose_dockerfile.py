@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import tomllib
 import urllib.error
@@ -23,27 +22,19 @@ import pytest
 from flask.testing import FlaskClient
 
 from ingest.settings import ENV_PREFIX, unknown_variables
-from tests.unit.deploy_files import (
+from tests.unit.deploy_files import (  # noqa: F401 (an autouse fixture)
     REPO,
     context_copies,
     dockerfile_stages,
     final,
     healthcheck_argv,
     image_env,
+    no_streamrec_environment,
     parse_cli,
     settings_from,
 )
 
 BASE_IMAGE = "python:3.11-slim-bookworm"
-
-
-@pytest.fixture(autouse=True)
-def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own STREAMREC_* (and platform) variables out of these Settings."""
-    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
-        monkeypatch.delenv(name)
-    for name in ("PORT", "REDIS_URL", "KAFKA_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def build_inputs() -> list[Path]:

@@ -6,22 +6,18 @@ API's /metrics is asked of the real Flask app, the worker's port comes from its 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from ingest.settings import ENV_PREFIX
-from tests.unit.deploy_files import REPO, app_settings, container_port, load_yaml
-
-
-@pytest.fixture(autouse=True)
-def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own STREAMREC_* variables out of these Settings."""
-    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
-        monkeypatch.delenv(name)
-    monkeypatch.delenv("PORT", raising=False)
+from tests.unit.deploy_files import (  # noqa: F401 (an autouse fixture)
+    REPO,
+    app_settings,
+    container_port,
+    load_yaml,
+    no_streamrec_environment,
+)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import tomllib
 from typing import Any
@@ -11,20 +10,16 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from api.server import gunicorn_options
-from ingest.settings import ENV_PREFIX, load_settings, unknown_variables
-from tests.unit.deploy_files import REPO, load_yaml, parse_cli
+from ingest.settings import load_settings, unknown_variables
+from tests.unit.deploy_files import (  # noqa: F401 (an autouse fixture)
+    REPO,
+    load_yaml,
+    no_streamrec_environment,
+    parse_cli,
+)
 
 # Procfile process type -> the streamrec command it must run.
 PROCESS_COMMANDS = {"web": "api", "worker": "stream", "trainer": "train"}
-
-
-@pytest.fixture(autouse=True)
-def no_streamrec_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's own STREAMREC_* and platform variables out of these Settings."""
-    for name in [key for key in os.environ if key.startswith(ENV_PREFIX)]:
-        monkeypatch.delenv(name)
-    for name in ("PORT", "REDIS_URL", "KAFKA_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def procfile() -> dict[str, list[str]]:
