@@ -1,9 +1,10 @@
 """The model lifecycle: gated retraining under a lock, triggers, rollback and the admin facade.
 
 A retrain trains a candidate without a held-out part of each user's items and measures
-recall@10 on it; the model being served is measured on the same held-out items (its users folded
-in from the same training part). Only a candidate at least as good (within
-``holdout_tolerance``) is retrained on all data and published; otherwise nothing changes.
+recall@10 on it; it is compared with the recall recorded when the served model was trained the
+same way (not the served model scored on today's held-out items: it was trained on them). Only a
+candidate at least as good (within ``holdout_tolerance``) is retrained on all data and
+published; otherwise nothing changes.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from recommender.artifacts import (
 )
 from recommender.clock import VERSION_PATTERN
 from recommender.fsutil import replace_file_atomically
-from recommender.holdout import recall_at_k, split_holdout
+from recommender.holdout import Holdout, recall_at_k, split_holdout
 from recommender.matrix import build_user_items
+from recommender.model import Model
 from recommender.train import NoTrainingData, train_model
 from stream.redis_store import connect_redis
 from stream.store import FeatureStore
@@ -79,15 +81,17 @@ def retrain(
         return RetrainResult("skipped", None)
     incumbent = load_latest(settings.model_dir)
     candidate_recall = recall_at_k(candidate, holdout)
-    incumbent_recall = None if incumbent is None else recall_at_k(incumbent, holdout)
+    incumbent_recall, source = incumbent_holdout_recall(incumbent, holdout)
     metrics = {
         "holdout_recall_at_10": round(candidate_recall, 6),
         "incumbent_recall_at_10": None if incumbent_recall is None else round(incumbent_recall, 6),
+        "incumbent_recall_source": source,
         "holdout_users": len(holdout.held_out),
     }
     worse = (
         incumbent_recall is not None
-        and candidate_recall < incumbent_recall - settings.holdout_tolerance
+        # At the precision recalls are recorded with: a retrain on unchanged data ties, not loses.
+        and round(candidate_recall, 6) < round(incumbent_recall, 6) - settings.holdout_tolerance
     )
     if incumbent is not None and worse and not force:
         logger.warning("rejected candidate: %s; keeping model %s", metrics, incumbent.version)
@@ -99,6 +103,24 @@ def retrain(
         "published model %s in %.2fs: %s", model.version, time.monotonic() - started, metrics
     )
     return RetrainResult("published", model.version, metrics)
+
+
+def incumbent_holdout_recall(
+    incumbent: Model | None, holdout: Holdout
+) -> tuple[float | None, str | None]:
+    """The served model's held-out recall, measured the way the candidate's is.
+
+    The served model was trained on all the data, the items held out now included, so scoring
+    it on this holdout would flatter it and reject every retrain on unchanged data. The recall
+    recorded when it was trained (its own candidate, without its holdout) is the fair figure;
+    models published before it was recorded are scored on this holdout ("rescored").
+    """
+    if incumbent is None:
+        return None, None
+    recorded = incumbent.metadata.get("metrics", {}).get("holdout_recall_at_10")
+    if isinstance(recorded, int | float):
+        return float(recorded), "recorded"
+    return recall_at_k(incumbent, holdout), "rescored"
 
 
 def retrain_locked(
