@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ingest.schema import WatchEvent
 from ingest.settings import Settings
 from recommender.admin import ModelAdmin
 from recommender.artifacts import DirectoryModelSource, latest_version, load_latest
+from recommender.holdout import recall_at_k, split_holdout
 from recommender.lifecycle import retrain, retrain_due, retrain_locked, rollback
 from recommender.trainer import train_forever
 from stream.features import feature_update
@@ -91,6 +93,45 @@ def test_retraining_on_unchanged_data_publishes_again(settings: Settings) -> Non
     assert second.status == "published" and second.model_version != first.model_version
     assert second.metrics["incumbent_recall_source"] == "recorded"
     assert second.metrics["incumbent_recall_at_10"] == first.metrics["holdout_recall_at_10"]
+
+
+def random_store(users: int = 60, items: int = 120, per_user: int = 12) -> InMemoryFeatureStore:
+    """Users who like random items: nothing a model can learn, everything it can memorise."""
+    rng = random.Random(5)
+    store = InMemoryFeatureStore()
+    store.apply(
+        [
+            feature_update(
+                WatchEvent(
+                    event_id=f"e-{user}-{n}",
+                    user_id=f"u{user}",
+                    item_id=f"i{item}",
+                    event_type="like",
+                    timestamp=1_764_000_000_000 + n,
+                )
+            )
+            for user in range(users)
+            for n, item in enumerate(rng.sample(range(items), per_user))
+        ]
+    )
+    return store
+
+
+def test_the_served_model_is_not_judged_on_items_it_was_trained_on(settings: Settings) -> None:
+    memorising = settings.model_copy(
+        update={"als_factors": 32, "als_iterations": 15, "als_regularization": 0.01}
+    )
+    retrain(memorising, random_store())
+    rows = dict(random_store().iter_user_items())
+    holdout = split_holdout(rows, memorising.holdout_fraction, memorising.random_seed)
+    served = load_latest(memorising.model_dir)
+    assert served is not None
+
+    again = retrain(memorising, random_store())
+
+    # Scored on the held-out items it was trained on, the served model would win every time.
+    assert recall_at_k(served, holdout) > 2 * again.metrics["holdout_recall_at_10"]
+    assert again.status == "published"
 
 
 def test_an_empty_store_is_skipped(settings: Settings) -> None:
