@@ -105,6 +105,11 @@ def decode_event(raw: bytes) -> WatchEvent:
             return WatchEvent.model_validate_json(raw)
         except PydanticValidationError:
             pass
+    return decode_event_fully(raw)
+
+
+def decode_event_fully(raw: bytes) -> WatchEvent:
+    """Decode one message value with our own JSON parsing, wording the reason when it fails."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
