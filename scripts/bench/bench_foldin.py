@@ -26,6 +26,7 @@ from scripts.bench.report import median, percentile, write_section  # noqa: E402
 N_ITEMS, FACTORS, K = 20_000, 64, 10
 HISTORY_SIZES = (10, 50, 200)
 REQUESTS = 400
+BLOCK = 25  # requests each side answers in a row
 REGULARIZATION, ALPHA = 0.05, 2.0
 
 
@@ -93,12 +94,16 @@ def measure(model: Model, als: AlternatingLeastSquares, blas_threads: int) -> li
             batch = histories(size, seed=size)
             for history in batch[:20]:  # warm up caches and lazy initialisation
                 time_ours(model, history), time_implicit(als, history)
-            # Interleaved, so that a burst of load on this shared machine hits all sides.
-            triples = [
-                (time_ours(model, h), time_ours(model, h, True), time_implicit(als, h))
-                for h in batch
-            ]
-            ours, explained, theirs = ([t[n] for t in triples] for n in range(3))
+            # Interleaved in blocks, so that a burst of load on this shared machine hits all
+            # sides, while each side answers a run of requests back to back as a server does
+            # (alternating on every call would have each evict the other's data from the CPU
+            # caches each time, which no server sees).
+            ours, explained, theirs = [], [], []
+            for start in range(0, len(batch), BLOCK):
+                block = batch[start : start + BLOCK]
+                ours += [time_ours(model, h) for h in block]
+                explained += [time_ours(model, h, True) for h in block]
+                theirs += [time_implicit(als, h) for h in block]
             m, cm = (median([t[n] for t in ours]) for n in (0, 1))
             em = median([t[0] for t in explained])
             tm, tcm = (median([t[n] for t in theirs]) for n in (0, 1))
@@ -114,21 +119,38 @@ def measure(model: Model, als: AlternatingLeastSquares, blas_threads: int) -> li
     return rows
 
 
+def scan_times(model: Model) -> tuple[float, float]:
+    """Median ms, one BLAS thread: the float32 product over all items, and our int8 first pass
+    with the exact rescoring (``QuantizedScorer.top``), for the same user vectors."""
+    vectors = [model.user_vector({f"item-{i}": 1.0 for i in h}) for h in histories(50, seed=1)]
+    banned = np.zeros(N_ITEMS, dtype=bool)
+    product, ours = [], []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for vector in vectors:
+            assert vector is not None
+            product.append(timed(lambda v=vector: np.dot(model.item_factors, v))[0])
+            ours.append(timed(lambda v=vector: model.scorer.top(v, K, banned, 0))[0])
+    return median(product[20:]), median(ours[20:])
+
+
 def main() -> None:
     """Measure both at several history sizes and write the BENCHMARKS.md section."""
     model, als = build()
     load_before = os.getloadavg()[0]
     table = "\n".join(measure(model, als, 1) + measure(model, als, 2))
+    product_ms, scan_ms = scan_times(model)
     load_after = os.getloadavg()[0]
     write_section(
         "foldin",
         "Fold-in at request time (issue 3)",
         f"""Model time per recommendation request at {N_ITEMS:,} items x {FACTORS} factors, top {K},
-history items excluded, {REQUESTS} requests per row (random histories, ours and the baseline
-interleaved), with BLAS limited to one thread (what the API runs with, and what implicit itself
-recommends) and with two (OpenBLAS's default on this 2-core machine), the same for both sides.
+history items excluded, {REQUESTS} requests per row (random histories; ours and the baseline
+interleaved in blocks of {BLOCK} requests), with BLAS limited to one thread (what the API runs
+with, and what implicit itself recommends) and with two (OpenBLAS's default on this 2-core
+machine), the same for both sides.
 Ours: `Model.recommend` (ALS fold-in: YᵀY + λI precomputed per model, one Cholesky
-factorisation per request; score all items; exclude; partition for the top k); "with reasons":
+factorisation per request; every item scored by the int8 first pass, the few that can reach the
+top k rescored exactly; exclusions skipped); "with reasons":
 `Model.recommend_explained`, what the API serves (the same plus each item's `because`).
 Baseline, same run, same item factors: `implicit` 0.7 `AlternatingLeastSquares.recommend(...,
 recalculate_user=True, filter_already_liked_items=True)`. Targets: ≤ 0.3 ms median, ≥ 10× faster
@@ -144,16 +166,22 @@ same-run ratios are what to compare.
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
 
-Both sides multiply all {N_ITEMS:,} x {FACTORS} float32 item factors (5 MB) by the user vector;
-at one BLAS thread that product alone took ~0.21 ms here (about 23 GB/s; measured apart), more
-than two thirds of the 0.3 ms target, and the same scan bounds implicit's time from below. So
-at one thread the ratio to implicit cannot reach 10x whatever the rest costs; the 10x holds
-only against implicit at two threads, where OpenBLAS's thread start-up per small call dominates
-its time. Reading less was tried and measured: a float16 copy makes numpy's product ~15x
-slower (no half-precision BLAS), an int8 copy cast back in cache-sized blocks is no faster, and
-computing the scores in blocks to keep them in cache was slower than one product. implicit's
-CPU time is above its wall time even at one BLAS thread (part of its call runs on other
-threads), so its CPU column is the fairer baseline on a shared machine.
+Where the time goes, same run, one BLAS thread, medians: the float32 product of all
+{N_ITEMS:,} x {FACTORS} item factors (5 MB) with a user vector, what scoring every item used to
+be and what bounds implicit from below, {product_ms:.3f} ms; ours instead, `QuantizedScorer.top`
+(`recommender/scoring.py`: a compiled pass over an int8 copy, 1.3 MB, that stays in the L2
+cache; per-row error bounds; exact float32 rescoring of the few rows that can still reach the
+top {K}), {scan_ms:.3f} ms for the same vectors and the same answers. The rest of a request is the
+history lookup, the Cholesky fold-in and the exclusions, which grow with the history. Since
+implicit reads all 5 MB at one thread, ten times faster than it would need less than a tenth
+of that product for the whole request: the 10x holds against implicit as it runs by default here
+(OpenBLAS's two threads, where its thread start-up per small call dominates), not against
+implicit limited to one thread. Tried and measured slower or no faster (session notes): a
+float16 copy through numpy (no half-precision BLAS, ~15x slower), an int8 copy cast back in
+cache-sized blocks by numpy, computing scores in blocks, and integer (int16/int8) dot products in
+the compiled pass (~2.5x slower than its float32 arithmetic on int8 data). implicit's CPU time is
+above its wall time even at one BLAS thread (part of its call runs on other threads), so its CPU
+column is the fairer baseline on a shared machine.
 """.replace("\\\n", ""),
     )
 

@@ -1,4 +1,4 @@
-"""The per-request fast path: Cholesky fold-in, partition top k, one-sort reasons, id bans."""
+"""The per-request fast path: Cholesky fold-in, one-sort reasons, id bans."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from recommender.explain import als_contributions, top_reasons
 from recommender.foldin import AlsFoldIn, fold_in, gramian
 from recommender.model import Model
-from recommender.ranking import top_k
 
 
 def random_factors(n_items: int = 300, n_factors: int = 16, seed: int = 5) -> np.ndarray:
@@ -63,15 +62,6 @@ def test_top_reasons_take_the_largest_positive_ones_and_keep_history_order_in_ti
 
     assert top_reasons(contributions, 3) == [[1, 2, 4], [3]]
     assert top_reasons(np.zeros((2, 0)), 3) == [[], []]
-
-
-def test_top_k_breaks_ties_by_id_and_skips_banned_rows() -> None:
-    scores = np.array([0.5, 0.9, 0.5, -np.inf, 0.5, 0.1], dtype=np.float32)
-    ids = np.array(["f", "e", "d", "c", "b", "a"])
-
-    assert top_k(scores.copy(), 3, 1, ids) == [(1, pytest.approx(0.9)), (4, 0.5), (2, 0.5)]
-    assert [row for row, _ in top_k(scores.copy(), 10, 1, ids)] == [1, 4, 2, 0, 5]
-    assert top_k(scores.copy(), 3, 6, ids) == []
 
 
 def test_history_order_does_not_change_the_answer() -> None:
