@@ -1,10 +1,11 @@
-"""Why an item was recommended: each history item's exact share of its score (pure numpy).
+"""Why an item was recommended: each history item's exact share of its score.
 
 A folded-in score is linear in the history. For ALS, score_t = sum_j c_j y_t^T A^-1 y_j, so
 history item j contributes c_j (A^-1 y_t)^T y_j (as in implicit's ``explain``); one solve with
 the k recommended items as right-hand sides gives them all. For a BPR user (the scaled mean of
 the history's factors) item j contributes scale * share_j * y_t^T y_j. ``because`` lists the
-largest positive contributions.
+largest positive contributions. The per-request loops (triangular solves against the request's
+Cholesky factor, the top few per target) run compiled (``recommender.compiled``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from recommender.compiled import compiled
 from recommender.foldin import Folded, UserSystem
 
 FloatArray = npt.NDArray[np.floating]
@@ -21,8 +23,11 @@ def als_contributions(
     system: UserSystem, target_factors: npt.NDArray[np.float32]
 ) -> npt.NDArray[np.float64]:
     """Return targets x history contributions to each target's ALS score."""
-    solved = system.solve(np.asarray(target_factors, dtype=np.float64).T)  # factors x targets
-    return (solved.T @ np.asarray(system.chosen, dtype=np.float64).T) * system.confidence
+    targets = np.ascontiguousarray(target_factors, dtype=np.float32)
+    if system.cholesky is None:  # singular A (regularization 0): least squares
+        solved = system.solve(np.asarray(targets, dtype=np.float64).T)  # factors x targets
+        return (solved.T @ np.asarray(system.chosen, dtype=np.float64).T) * system.confidence
+    return _cholesky_contributions(system.cholesky, system.chosen, system.confidence, targets)
 
 
 def mean_contributions(
@@ -41,16 +46,12 @@ def mean_contributions(
 def top_reasons(contributions: FloatArray, top: int) -> list[list[int]]:
     """Per row, the history positions of the (up to ``top``) largest positive contributions.
 
-    Ties keep history order (a stable sort); one sort for all rows.
+    Ties keep history order.
     """
-    if contributions.shape[1] == 0:
-        return [[] for _ in range(contributions.shape[0])]
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
-    picked = np.take_along_axis(contributions, order, axis=1)
-    return [
-        [position for position, value in zip(row, values, strict=True) if value > 0]
-        for row, values in zip(order.tolist(), picked.tolist(), strict=True)
-    ]
+    if top <= 0:
+        return [[] for _ in range(len(contributions))]
+    picked = _top_positions(np.ascontiguousarray(contributions, dtype=np.float64), top)
+    return [[position for position in row if position >= 0] for row in picked.tolist()]
 
 
 def history_reasons(
@@ -69,3 +70,63 @@ def history_reasons(
         contributions = als_contributions(folded.system, target_factors)
     history = folded.indices.tolist()
     return [[history[j] for j in row] for row in top_reasons(contributions, top)]
+
+
+def _solve_contributions(
+    cholesky: npt.NDArray[np.float64],
+    chosen: npt.NDArray[np.float32],
+    confidence: npt.NDArray[np.float64],
+    targets: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float64]:  # pragma: no cover - compiled; tested through als_contributions
+    """Contributions c_j (A^-1 y_t)^T y_j with A = U^T U (U: the upper triangle of ``cholesky``;
+    LAPACK's potrf leaves the input below it)."""
+    n_targets, n_factors = targets.shape
+    n_history = chosen.shape[0]
+    out = np.empty((n_targets, n_history), dtype=np.float64)
+    solved = np.empty(n_factors, dtype=np.float64)
+    for t in range(n_targets):
+        for i in range(n_factors):  # U^T z = y_t, forward
+            total = float(targets[t, i])
+            for m in range(i):
+                total -= cholesky[m, i] * solved[m]
+            solved[i] = total / cholesky[i, i]
+        for i in range(n_factors - 1, -1, -1):  # U s = z, backward
+            total = solved[i]
+            for m in range(i + 1, n_factors):
+                total -= cholesky[i, m] * solved[m]
+            solved[i] = total / cholesky[i, i]
+        for j in range(n_history):
+            total = 0.0
+            for i in range(n_factors):
+                total += solved[i] * chosen[j, i]
+            out[t, j] = confidence[j] * total
+    return out
+
+
+def _find_top_positions(
+    contributions: npt.NDArray[np.float64], top: int
+) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled; tested through top_reasons
+    """Per row, the positions of the ``top`` largest positive values, -1 where fewer; on equal
+    values the earlier position first."""
+    n_rows, n_columns = contributions.shape
+    picked = np.full((n_rows, top), -1, dtype=np.int64)
+    best = np.empty(top, dtype=np.float64)
+    for row in range(n_rows):
+        count = 0
+        for column in range(n_columns):
+            value = contributions[row, column]
+            if value <= 0 or (count == top and value <= best[top - 1]):
+                continue
+            slot = min(count, top - 1)  # insert, keeping equal earlier values ahead
+            while slot > 0 and best[slot - 1] < value:
+                best[slot] = best[slot - 1]
+                picked[row, slot] = picked[row, slot - 1]
+                slot -= 1
+            best[slot] = value
+            picked[row, slot] = column
+            count = min(count + 1, top)
+    return picked
+
+
+_cholesky_contributions = compiled(_solve_contributions)
+_top_positions = compiled(_find_top_positions)

@@ -17,33 +17,14 @@ is the exact one. All of it runs compiled, in one call.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import Any
-
-import numba
 import numpy as np
 import numpy.typing as npt
+
+from recommender.compiled import compiled
 
 # Float32 rounding in the kernel's 64-term dot product and bound arithmetic stays far below
 # this share of ||y|| ||x||; the margin only widens the candidate set a little.
 ROUNDING_MARGIN = 1e-5
-
-log = logging.getLogger(__name__)
-
-
-def _compiled(function: Callable[..., Any]) -> Any:
-    """Compile with numba, cached on disk (the package's __pycache__, else ~/.cache/numba).
-
-    A process that can write to neither (a read-only image without a home) compiles in memory
-    on first use instead: about a second once per process rather than a failed import.
-    """
-    options: dict[str, Any] = {"nogil": True, "fastmath": {"reassoc", "contract"}}
-    try:
-        return numba.njit(cache=True, **options)(function)
-    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
-        log.info("numba cannot cache %s (%s); compiling in memory", function.__name__, exc)
-        return numba.njit(**options)(function)
 
 
 class QuantizedScorer:
@@ -191,6 +172,6 @@ def _replace_in_heap(heap: npt.NDArray[np.float32], value: np.float32) -> None:
     heap[position] = value
 
 
-_replace_smallest = _compiled(_replace_in_heap)
-_candidates = _compiled(_find_candidates)
-_top_rows = _compiled(_find_top_rows)
+_replace_smallest = compiled(_replace_in_heap)
+_candidates = compiled(_find_candidates)
+_top_rows = compiled(_find_top_rows)

@@ -57,11 +57,41 @@ def test_contributions_add_up_to_the_scores() -> None:
     )
 
 
+def test_contributions_match_a_direct_solve() -> None:
+    rng = np.random.default_rng(8)
+    factors = random_factors(n_items=400, n_factors=24)
+    foldin = AlsFoldIn(factors, 0.05, 3.0)
+    for size in (1, 7, 60):
+        history = np.sort(rng.choice(400, size=size, replace=False))
+        system = foldin.system(history, rng.uniform(0.5, 5, size=size))
+        targets = factors[rng.choice(400, size=10)]
+        solved = np.linalg.solve(system.lhs, targets.astype(np.float64).T)
+        expected = (solved.T @ factors[history].astype(np.float64).T) * system.confidence
+        np.testing.assert_allclose(
+            als_contributions(system, targets), expected, rtol=1e-6, atol=1e-7
+        )
+
+
 def test_top_reasons_take_the_largest_positive_ones_and_keep_history_order_in_ties() -> None:
     contributions = np.array([[0.1, 0.5, 0.5, -1.0, 0.2], [-1.0, -2.0, 0.0, 0.3, -0.1]])
 
     assert top_reasons(contributions, 3) == [[1, 2, 4], [3]]
     assert top_reasons(np.zeros((2, 0)), 3) == [[], []]
+    assert top_reasons(contributions, 0) == [[], []]
+
+
+def test_top_reasons_match_a_stable_sort() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        # Few distinct values: many ties, zeros and negatives.
+        contributions = rng.integers(-3, 4, size=(5, int(rng.integers(1, 12)))).astype(float)
+        top = int(rng.integers(1, 6))
+        order = np.argsort(-contributions, axis=1, kind="stable")[:, :top]
+        expected = [
+            [int(j) for j in row if values[j] > 0]
+            for row, values in zip(order, contributions, strict=True)
+        ]
+        assert top_reasons(contributions, top) == expected
 
 
 def test_history_order_does_not_change_the_answer() -> None:

@@ -134,21 +134,3 @@ def test_the_first_pass_leaves_only_a_few_candidates() -> None:
         10,
     )
     assert 10 <= len(rows) <= 100
-
-
-def test_compiles_in_memory_when_no_cache_directory_is_writable(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    real_njit = scoring.numba.njit
-
-    def njit(**options: object) -> object:
-        if options.get("cache"):
-            raise RuntimeError("cannot cache function 'double': no locator available")
-        return real_njit(**options)
-
-    monkeypatch.setattr(scoring.numba, "njit", njit)
-
-    def double(x: int) -> int:
-        return 2 * x
-
-    assert scoring._compiled(double)(21) == 42
