@@ -24,6 +24,8 @@ def check_utf8_url(environ: dict[str, object]) -> None:
     item's data; the raw request target (``RAW_URI``, set by gunicorn and werkzeug) tells.
     """
     target = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+    if "%" not in target and target.isascii():
+        return  # nothing encoded: ASCII is UTF-8 (the common case, without decoding anything)
     path, _, query = target.partition("?")
     for field, raw in (("path", path), ("query", query)):
         try:

@@ -106,6 +106,8 @@ _metrics_lock = threading.Lock()
 def get_metrics() -> Metrics:
     """Return this process's metrics, registering them on first use."""
     global _metrics
+    if _metrics is not None:  # every request asks: no lock once registered
+        return _metrics
     with _metrics_lock:
         if _metrics is None:
             _metrics = Metrics()

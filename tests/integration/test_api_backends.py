@@ -95,6 +95,26 @@ def test_recommendations_use_redis_features(
     assert {e["item_id"] for e in history["events"]} == {"a1", "a2"}
 
 
+def test_each_thread_reads_redis_over_a_connection_of_its_own(
+    settings: Settings, model: Model, redis_client: redis.Redis
+) -> None:
+    deps = backends(api(settings))
+    clients: list[redis.Redis] = []
+
+    def recommend() -> None:
+        service = deps.service.get()
+        service.recommend("u0", 2)
+        clients.append(service.store.client)  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=recommend) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connections = {id(client.connection) for client in clients if client.connection is not None}
+    assert len(connections) == 3  # each kept by its thread, not taken from a shared pool
+
+
 @pytest.mark.parametrize("hung", [False, True], ids=["refused", "hung"])
 def test_redis_down_or_hung_answers_degraded_within_the_timeout(
     settings: Settings, model: Model, silent_server: int, hung: bool

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
 import pytest
 from flask.testing import FlaskClient
 
-from api.observability import ACCESS_LOGGER, JsonFormatter
+from api.observability import ACCESS_LOGGER, AccessLog, JsonFormatter
 
 
 def test_a_request_id_is_returned_or_made_up(client: FlaskClient) -> None:
@@ -52,3 +53,32 @@ def test_metrics_count_answers_per_route_and_status(client: FlaskClient) -> None
     assert 'route="/v1/items/<path:item_id>/similar",status="404"' in text
     assert 'streamrec_recommend_duration_seconds_count{operation="recommend"}' in text
     assert "streamrec_model_info{version=" in text
+
+
+def test_access_lines_written_directly_are_those_logging_writes() -> None:
+    logger = logging.getLogger("streamrec.test.access")
+    stream, other = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    access_log = AccessLog(logger)
+    try:
+        access_log.write({"request_id": "direct", "status": 200})  # to the stream, no LogRecord
+        second = logging.StreamHandler(other)
+        second.setFormatter(JsonFormatter())
+        logger.addHandler(second)  # configured otherwise: through logging, to both handlers
+        access_log.write({"request_id": "logged", "status": 200})
+    finally:
+        logger.handlers.clear()
+    direct, logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert json.loads(other.getvalue()) == logged
+    assert list(direct) == list(logged)  # the same fields in the same order
+    assert (direct["request_id"], logged["request_id"]) == ("direct", "logged")
+    assert {key: direct[key] for key in ("level", "logger", "message", "status")} == {
+        "level": "INFO",
+        "logger": "streamrec.test.access",
+        "message": "request",
+        "status": 200,
+    }

@@ -13,7 +13,7 @@ from flask import Flask
 from kafka.errors import KafkaTimeoutError
 
 from api import create_app
-from api.backends import Lazy, backends
+from api.backends import Lazy, PerThread, backends
 from api.metrics import enable_multiprocess
 from api.probes import KafkaProbe
 from api.server import StreamrecGunicorn, gunicorn_options, preload
@@ -65,6 +65,31 @@ def test_lazy_rebuilds_in_a_forked_process(monkeypatch: pytest.MonkeyPatch) -> N
     assert lazy.peek() is None
     assert lazy.get() is not parent_value
     assert given.get() is parent_given  # injected values belong to the caller
+
+
+def test_per_thread_builds_once_per_thread_and_again_in_a_forked_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    per_thread = PerThread(object)
+    mine = per_thread.get()
+    assert per_thread.get() is mine
+    others: list[object] = []
+    thread = threading.Thread(target=lambda: others.extend([per_thread.get(), per_thread.get()]))
+    thread.start()
+    thread.join()
+    assert others[0] is others[1] and others[0] is not mine
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a gunicorn worker
+    assert per_thread.get() is not mine
+
+
+def test_a_given_store_is_shared_by_the_threads(app: Flask) -> None:
+    deps = backends(app)
+    services: list[object] = []
+    thread = threading.Thread(target=lambda: services.append(deps.service.get()))
+    thread.start()
+    thread.join()
+    assert services[0] is not deps.service.get()  # one service per thread
+    assert deps.service.get().store is deps.store.get()  # over the store the app was given
 
 
 def test_lazy_does_not_cache_a_failure() -> None:
