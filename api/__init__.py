@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import PathConverter
 
 from api import demo, docs, events, health, items, metrics, model_admin, recommendations
 from api.backends import EXTENSION_KEY, Backends
 from api.cors import install_cors
 from api.errors import register_error_handlers
 from api.guards import install_guards
+from api.jsonio import FastJSONProvider
 from api.observability import install_observability
 from ingest.publisher import EventPublisher
 from ingest.settings import Settings, load_settings
@@ -17,6 +19,12 @@ from recommender.artifacts import ModelSource
 from stream.store import FeatureStore
 
 MAX_BODY_BYTES = 1024 * 1024
+
+
+class AnyCharacterPathConverter(PathConverter):
+    """werkzeug's ``path`` converter, but matching line breaks too (its ``.`` does not)."""
+
+    regex = r"[^/][\s\S]*?"
 
 
 def create_app(
@@ -31,7 +39,10 @@ def create_app(
     settings = settings if settings is not None else load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # fields in the documented order
+    app.json = FastJSONProvider(app)  # orjson; fields in the documented order
+    # Before the routes: ids in paths may hold any character (a decoded %0A too), so that the
+    # id checks answer 400 naming the field, not the router 404.
+    app.url_map.converters["path"] = AnyCharacterPathConverter
     app.extensions[EXTENSION_KEY] = Backends(
         settings, store=store, publisher=publisher, models=models, admin=admin
     )

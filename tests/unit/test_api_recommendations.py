@@ -234,3 +234,21 @@ def test_urls_that_are_not_utf8_are_400(client: FlaskClient, url: str, field: st
     response = client.get(url)
     assert response.status_code == 400
     assert assert_error(response.get_json(), "invalid_request")["details"][0]["field"] == field
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/users/a%0Ab/recommendations",
+        "/v1/users/a%0Ab/history",
+        "/v1/items/a%0D%0Ab/similar",
+    ],
+)
+def test_an_id_with_a_line_break_is_a_bad_field_not_an_unknown_route(
+    client: FlaskClient, path: str
+) -> None:
+    # Found by the fuzzer: the router's path pattern stopped at a line break, so these were 404.
+    response = client.get(path)
+    field = "item_id" if "/items/" in path else "user_id"
+    assert response.status_code == 400
+    assert assert_error(response.get_json(), "invalid_request")["details"][0]["field"] == field
