@@ -1,4 +1,4 @@
-"""Running streamrec commands as real processes in tests."""
+"""Running streamrec commands as real processes in tests, and publishing what they read."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import SecretStr
 
+from ingest.publisher import kafka_publisher
+from ingest.schema import WatchEvent
 from ingest.settings import ENV_PREFIX, Settings
 
 T = TypeVar("T")
@@ -73,3 +75,12 @@ def wait_for(
         time.sleep(0.2)
     tail = log_path.read_text(errors="replace")[-3000:] if log_path and log_path.exists() else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- log tail ---\n{tail}")
+
+
+def publish_all(settings: Settings, events: Sequence[WatchEvent]) -> None:
+    """Publish events through the project's Kafka publisher, every ack awaited, then close it."""
+    publisher = kafka_publisher(settings)
+    try:
+        publisher.publish(events)
+    finally:
+        publisher.close()

@@ -29,14 +29,14 @@ from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.serving import make_server
 
 from api import create_app
-from ingest.publisher import FakeEventPublisher, kafka_publisher
+from ingest.publisher import FakeEventPublisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
 from recommender.lifecycle import redis_training_lock, retrain_locked
 from stream.redis_store import redis_feature_store
 from stream.store import InMemoryFeatureStore
-from tests.processes import settings_env, streamrec_process, wait_for
+from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_ARGUMENTS = (
@@ -143,11 +143,7 @@ def pipeline(settings: Settings, tmp_path: Path) -> Iterator[str]:
     worker_log, api_log = tmp_path / "worker.log", tmp_path / "api.log"
     events = list(generate_events(n_users=80, n_items=N_ITEMS, n_events=3000, seed=5))
     with streamrec_process(["stream"], env, worker_log):
-        publisher = kafka_publisher(settings)
-        try:
-            publisher.publish(events)
-        finally:
-            publisher.close()
+        publish_all(settings, events)
         store = redis_feature_store(settings)
         wait_for(lambda: store.stats()["applied"] >= len(events), 60, "the seed", worker_log)
         trained = retrain_locked(settings, store, redis_training_lock(settings))

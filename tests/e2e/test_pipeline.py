@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from ingest.publisher import kafka_publisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
 from recommender.lifecycle import redis_training_lock, retrain_locked
 from stream.redis_store import redis_feature_store
-from tests.processes import settings_env, streamrec_process, wait_for
+from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 GENRES = 8  # generate_events: item-N belongs to genre N % 8, user-N mostly watches genre N % 8
 NEW_USER = "e2e-brand-new-user"
@@ -50,11 +49,7 @@ def settings(isolated: dict[str, object]) -> Settings:
 def seed_features(settings: Settings, worker_log: Path) -> int:
     """Publish generated history through Kafka and wait until the worker applied it."""
     events = list(generate_events(n_users=120, n_items=160, n_events=6000, seed=3))
-    publisher = kafka_publisher(settings)
-    try:
-        publisher.publish(events)
-    finally:
-        publisher.close()
+    publish_all(settings, events)
     store = redis_feature_store(settings)
     wait_for(
         lambda: store.stats()["applied"] >= len(events),

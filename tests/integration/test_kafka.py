@@ -13,12 +13,12 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
 from ingest.errors import Unavailable
-from ingest.publisher import KafkaEventPublisher, kafka_publisher
+from ingest.publisher import KafkaEventPublisher
 from ingest.schema import validate_event
 from ingest.settings import Settings
 from ingest.topics import ensure_topics
 from stream.redis_store import RedisFeatureStore
-from tests.processes import settings_env, streamrec_process, wait_for
+from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 
 def event(event_id: str, user_id: str, item_id: str, event_type: str = "view", ts: int = 1000):
@@ -86,12 +86,8 @@ def test_ensure_topics_creates_both_with_partitions_once(settings: Settings) -> 
 
 def test_publisher_waits_for_acks_and_keys_by_user(settings: Settings) -> None:
     ensure_topics(settings)
-    publisher = kafka_publisher(settings)
     sent = [event(f"e{n}", f"user-{n % 3}", f"item-{n}") for n in range(20)]
-    try:
-        publisher.publish(sent)
-    finally:
-        publisher.close()
+    publish_all(settings, sent)
     records = consume_all(settings, settings.events_topic, expected=20)
     by_id = {json.loads(r.value)["event_id"]: r for r in records}
     assert sorted(by_id) == sorted(e.event_id for e in sent)

@@ -32,7 +32,7 @@ from ingest.topics import ensure_topics
 from stream.redis_store import RedisFeatureStore
 from tests.conftest import REPO
 from tests.integration.test_kafka import event
-from tests.processes import settings_env, streamrec_process, wait_for
+from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 PORTS = [int(p) for p in os.environ.get("STREAMREC_TEST_SASL_KAFKA_PORTS", "").split(",") if p]
 PLAINTEXT_PORT, CONTROLLER_PORT, SASL_PORT = PORTS or [39192, 39193, 39194]
@@ -139,11 +139,7 @@ def test_topics_publisher_probe_and_worker_work_over_sasl(
     settings = sasl_settings.model_copy(update={"stream_engine": engine})
     assert sorted(ensure_topics(settings)) == sorted([settings.events_topic, settings.dlq_topic])
     KafkaProbe(settings.kafka_bootstrap, 5.0, security=client_security(settings)).check()
-    publisher = kafka_publisher(settings)
-    try:
-        publisher.publish([event(f"s{n}", f"user-{n % 2}", f"item-{n}") for n in range(6)])
-    finally:
-        publisher.close()
+    publish_all(settings, [event(f"s{n}", f"user-{n % 2}", f"item-{n}") for n in range(6)])
     publish_raw(settings, b'{"event_id": "no user"}')
 
     store = RedisFeatureStore(redis_client, settings.key_prefix)

@@ -17,7 +17,6 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from api import create_app
-from ingest.publisher import kafka_publisher
 from ingest.settings import Settings, load_settings
 from ingest.sources import generate_events
 from ingest.topics import ensure_topics
@@ -25,7 +24,7 @@ from stream.features import feature_update
 from stream.redis_store import RedisFeatureStore, connect_redis
 from stream.store import InMemoryFeatureStore
 from tests.conftest import REPO
-from tests.processes import settings_env, streamrec_process, wait_for
+from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 from tests.store_contract import FeatureStoreContract, update
 
 SCRIPT = ["bash", str(REPO / "scripts" / "redis_cluster.sh")]
@@ -87,11 +86,7 @@ def test_the_worker_applies_events_into_the_cluster(
     )
     ensure_topics(settings)
     events = list(generate_events(n_users=200, n_items=100, n_events=3000, seed=9))
-    publisher = kafka_publisher(settings)
-    try:
-        publisher.publish(events + events[:100])
-    finally:
-        publisher.close()
+    publish_all(settings, events + events[:100])
     store = RedisFeatureStore(cluster, settings.key_prefix, settings.history_length)
     log = tmp_path / "worker.log"
     with streamrec_process(["stream"], settings_env(settings), log):
