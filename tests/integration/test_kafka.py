@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient
 
 from ingest.errors import Unavailable
+from ingest.kafka_security import client_security
 from ingest.publisher import KafkaEventPublisher
 from ingest.schema import validate_event
 from ingest.settings import Settings
@@ -54,12 +55,14 @@ def scrape(port: int, must_contain: str) -> dict[str, float] | None:
 
 
 def consume_all(settings: Settings, topic: str, expected: int, timeout_s: float = 30.0) -> list:
+    """Read ``expected`` records of a topic from the start, with the settings' Kafka security."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=settings.kafka_bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
+        **client_security(settings),
     )
     records: list = []
     try:

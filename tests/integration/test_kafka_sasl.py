@@ -16,11 +16,10 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from pydantic import SecretStr
 
 from api.probes import KafkaProbe
@@ -31,7 +30,7 @@ from ingest.settings import ENV_PREFIX, Settings
 from ingest.topics import ensure_topics
 from stream.redis_store import RedisFeatureStore
 from tests.conftest import REPO
-from tests.integration.test_kafka import event
+from tests.integration.test_kafka import consume_all, event
 from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 PORTS = [int(p) for p in os.environ.get("STREAMREC_TEST_SASL_KAFKA_PORTS", "").split(",") if p]
@@ -85,26 +84,6 @@ def sasl_settings(sasl_broker: dict[str, str], settings: Settings) -> Settings:
     )
 
 
-def consume(settings: Settings, topic: str, expected: int) -> list[Any]:
-    """Read ``expected`` records of a topic over SASL (a kafka-python consumer)."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
-        **client_security(settings),
-    )
-    records: list[Any] = []
-    try:
-        wait_for(
-            lambda: records.extend(consumer) or len(records) >= expected, 60, f"{topic} records"
-        )
-    finally:
-        consumer.close()
-    return records
-
-
 def publish_raw(settings: Settings, value: bytes) -> None:
     """Write one message that is not a valid event, over SASL."""
     producer = KafkaProducer(
@@ -146,7 +125,7 @@ def test_topics_publisher_probe_and_worker_work_over_sasl(
     log = tmp_path / f"{engine}-worker.log"
     with streamrec_process(["stream"], settings_env(settings), log) as worker:
         wait_for(lambda: store.stats().get("applied", 0) >= 6, 90, "the worker to apply", log)
-        (dead,) = consume(settings, settings.dlq_topic, expected=1)
+        (dead,) = consume_all(settings, settings.dlq_topic, expected=1, timeout_s=60)
         assert worker.poll() is None
     assert dict(dead.headers)["dlq.reason.code"] == b"schema"
     assert sorted(item for _, items in store.iter_user_items() for item in items) == [
