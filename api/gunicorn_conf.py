@@ -29,3 +29,6 @@ loglevel = _options["loglevel"]
 proc_name = _options["proc_name"]
 worker_exit = _options["worker_exit"]
 child_exit = _options["child_exit"]
+if _settings.api_pin_workers:  # one CPU per worker (api.affinity)
+    pre_fork = _options["pre_fork"]
+    post_fork = _options["post_fork"]

@@ -1,4 +1,4 @@
-"""Run the API under gunicorn (gthread workers), configured from Settings.
+"""Run the API under gunicorn (gthread workers, one CPU each), configured from Settings.
 
 The app is preloaded: gunicorn's master creates it and loads the model and catalogue before it
 forks, so the workers share those pages and none pays the first load on a request. Connections
@@ -20,6 +20,7 @@ from gunicorn.app.base import BaseApplication
 from threadpoolctl import threadpool_limits
 
 from api import create_app
+from api.affinity import assign_cpu, pin_worker
 from api.backends import EXTENSION_KEY, backends
 from api.metrics import enable_multiprocess, mark_worker_dead
 from ingest.settings import Settings
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """Return the gunicorn settings the API runs with."""
     host = f"[{settings.api_host}]" if ":" in settings.api_host else settings.api_host
+    pinning = {"pre_fork": assign_cpu, "post_fork": pin_worker} if settings.api_pin_workers else {}
     return {
         "bind": f"{host}:{settings.api_port}",
         "workers": settings.api_workers,
@@ -45,6 +47,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "proc_name": "streamrec-api",
         "worker_exit": close_worker_app,
         "child_exit": forget_worker,
+        **pinning,  # one CPU per worker (api.affinity)
     }
 
 

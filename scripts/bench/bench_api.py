@@ -47,6 +47,7 @@ from stream.redis_store import connect_redis, redis_feature_store  # noqa: E402
 
 N_ITEMS, N_FACTORS, N_USERS, EVENTS_PER_USER = 20_000, 64, 2_000, 30
 API_RATES = (250, 500, 1500, 0)  # 0: closed loop, as fast as the server answers (capacity)
+UNPINNED_RATES = (1500, 0)  # the same API with its workers free to move between CPUs
 BARE_RATES = (1500, 2000, 0)
 SWEEP = ((2, 1), (2, 2), (2, 4), (3, 2), (4, 1), (4, 2))
 
@@ -209,17 +210,25 @@ def report(
     """Run the measurements and render the section's markdown."""
     config = f"{base.api_workers} workers x {base.api_threads} threads"
     api_runs = measure(base, False, paths, API_RATES, seconds, log)
+    unpinned = base.model_copy(update={"api_pin_workers": False})
+    unpinned_runs = measure(unpinned, False, paths, UNPINNED_RATES, seconds, log)
     bare_runs = measure(base, True, paths, BARE_RATES, seconds, log)
     rows = [run.row(f"API ({config})") for run in api_runs]
+    rows += [run.row(f"API ({config}), workers not pinned") for run in unpinned_runs]
     rows += [run.row(f"bare Flask ({config})") for run in bare_runs]
     target = next(run for run in api_runs if run.rate == TARGET_RATE)
     verdict = "met" if target.meets_target() else "NOT met"
+    unpinned_target = next(run for run in unpinned_runs if run.rate == TARGET_RATE)
+    unpinned_verdict = "met" if unpinned_target.meets_target() else "not met"
     capacity, ceiling = (runs[-1].achieved for runs in (api_runs, bare_runs))
     text = (
         f"{N_ITEMS:,} items x {N_FACTORS} factors, {N_USERS:,} users x {EVENTS_PER_USER} events in "
         f"{redis}; GET recommendations k=10 for random users, {CONNECTIONS} keep-alive "
         f'connections, open-loop fixed rate for {seconds:.0f} s per row ("max": closed loop), '
-        "load generator on the same machine. JSON access log and metrics on. `degraded`: "
+        "load generator on the same machine. JSON access log and metrics on. Each gunicorn "
+        "worker runs on a CPU of its own (`STREAMREC_API_PIN_WORKERS`, the default); the rows "
+        f"'workers not pinned' are the same server without it (target {unpinned_verdict} "
+        "there). `degraded`: "
         "answers given without Redis after a Redis timeout (cheaper; they do not count towards "
         "the target). `server CPU ms/answer`: CPU time (user + system) of the gunicorn master "
         "and workers over the row, per answer, which other work on the machine changes little. "

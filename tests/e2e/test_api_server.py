@@ -1,9 +1,13 @@
 """The API as a real gunicorn server (2 workers, preloaded model): request ids, JSON access logs,
-metrics added up across workers, the admin key, and a short locust run of mixed traffic."""
+metrics added up across workers, the admin key, one CPU per worker, and a short locust run of
+mixed traffic."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from api.affinity import allowed_cpus
 from ingest.settings import load_settings
 from recommender.artifacts import save_model
 from recommender.matrix import build_user_items
@@ -113,3 +118,36 @@ def test_locust_mixed_traffic_runs_without_failures(
     stats = (tmp_path / "locust_stats.csv").read_text().splitlines()
     total = next(row for row in stats if ",Aggregated," in row).split(",")
     assert int(total[2]) > 20 and int(total[3]) == 0  # requests, failures
+
+
+def _pinned_workers(log: Path) -> dict[int, int]:
+    """Return {worker pid: CPU} from the workers' "pinned to CPU" log lines."""
+    found = re.findall(r"worker (\d+) pinned to CPU (\d+)", log.read_text())
+    return {int(pid): int(cpu) for pid, cpu in found}
+
+
+@pytest.mark.skipif(len(allowed_cpus()) < 2, reason="pinning needs at least 2 CPUs")
+def test_each_worker_runs_on_a_cpu_of_its_own(server: tuple[str, Path]) -> None:
+    base, log = server
+    pinned = _pinned_workers(log)
+    assert len(pinned) == 2 and len(set(pinned.values())) == 2  # 2 workers, 2 CPUs
+
+    def threads(pid: int) -> list[int]:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+
+    def every_worker_has_request_threads() -> bool:  # gunicorn starts them on demand
+        requests.get(f"{base}/v1/users/u1/recommendations", timeout=5).raise_for_status()
+        return all(len(threads(pid)) > 1 for pid in pinned)
+
+    wait_for(every_worker_has_request_threads, 30, "request threads in both workers", log)
+    for pid, cpu in pinned.items():  # threads started after the pin inherit it
+        assert {tid: os.sched_getaffinity(tid) for tid in threads(pid)} == dict.fromkeys(
+            threads(pid), {cpu}
+        )
+    # A worker killed outright is replaced on the CPU it left, not beside the other worker.
+    victim, freed = next(iter(pinned.items()))
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: len(_pinned_workers(log)) == 3, 30, "a replacement worker", log)
+    replacement = next(pid for pid in _pinned_workers(log) if pid not in pinned)
+    assert _pinned_workers(log)[replacement] == freed
+    assert os.sched_getaffinity(replacement) == {freed}
