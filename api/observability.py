@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -110,6 +110,16 @@ class AccessLog:
         )
 
 
+def new_request_id() -> str:
+    """Return a new request id: 128 random bits as 32 hex digits.
+
+    From ``random``'s generator (reseeded in every forked worker by CPython), not ``uuid4``'s
+    system call per request (~0.01 ms of CPU per answer here). An id only has to be unique;
+    it grants nothing, so it need not be unpredictable.
+    """
+    return f"{random.getrandbits(128):032x}"
+
+
 def request_id() -> str:
     """Return the current request's id."""
     return str(g.get("request_id", "-"))
@@ -127,7 +137,7 @@ def install_observability(app: Flask, log_access: bool) -> None:
         # ``request.headers`` gives, without building the headers view.
         given = request.environ.get(_REQUEST_ID_ENVIRON)
         valid = given is not None and _REQUEST_ID.fullmatch(given)
-        g.request_id = given if valid else uuid.uuid4().hex
+        g.request_id = given if valid else new_request_id()
 
     @app.after_request
     def finish_request(response: Response) -> Response:

@@ -17,8 +17,8 @@ def utc_now() -> datetime:
 
 def format_rfc3339(moment: datetime) -> str:
     """Format a time as RFC 3339 UTC with milliseconds, e.g. ``2026-11-25T19:01:02.123Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat is C code, a third of strftime's time; every answer carries one of these.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def new_version(moment: datetime) -> str:

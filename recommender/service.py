@@ -99,6 +99,7 @@ class RecommendationService:
         # falls back or checks for new items reads it); the offline evaluation must not.
         self._trending_cache_seconds = trending_cache_seconds
         self._trending_cache: tuple[float, int, list[tuple[str, float]]] = (-1e18, 0, [])
+        self._unknown_memo: tuple[object, Model, list[tuple[str, float]]] | None = None
 
     def recommend(self, user_id: str, k: int, filters: Filters = Filters()) -> Recommendations:
         """Return up to k items for the user, personalised by their latest history."""
@@ -168,12 +169,26 @@ class RecommendationService:
         # place of a full personal list (k >= NEW_ITEM_MIN_K) until a retrain learns it.
         if pick.k < NEW_ITEM_MIN_K or pick.missing > 0:
             return
-        for item_id, score in self._trending_items(NEW_ITEM_TRENDING_DEPTH):
+        for item_id, score in self._trending_unknown_to(model):
             allowed = pick.allowed is None or item_id in pick.allowed
-            if item_id not in model.item_index and item_id not in pick.banned and allowed:
+            if item_id not in pick.banned and allowed:
                 pick.items[-1] = ScoredItem(item_id, float(score))
                 pick.banned.add(item_id)
                 return
+
+    def _trending_unknown_to(self, model: Model) -> list[tuple[str, float]]:
+        # The top trending items the model has no factors for (usually none), worked out once
+        # per cached trending list and model, not with 50 lookups in every request.
+        trending = self._trending_items(NEW_ITEM_TRENDING_DEPTH)
+        cache, memo = self._trending_cache, self._unknown_memo
+        if memo is not None and memo[0] is cache and memo[1] is model:
+            return memo[2]
+        unknown = [
+            (item_id, score) for item_id, score in trending if item_id not in model.item_index
+        ]
+        if self._trending_cache_seconds > 0:
+            self._unknown_memo = (cache, model, unknown)  # one tuple: readers see old or new
+        return unknown
 
     def _fill(self, pick: _Pick, model: Model | None) -> None:
         # Trending reaches items newer than the model; popularity covers a quiet or empty store.

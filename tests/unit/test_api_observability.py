@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import re
 
 import pytest
 from flask.testing import FlaskClient
 
-from api.observability import ACCESS_LOGGER, AccessLog, JsonFormatter
+from api.observability import ACCESS_LOGGER, AccessLog, JsonFormatter, new_request_id
 
 
 def test_a_request_id_is_returned_or_made_up(client: FlaskClient) -> None:
@@ -82,3 +84,18 @@ def test_access_lines_written_directly_are_those_logging_writes() -> None:
         "message": "request",
         "status": 200,
     }
+
+
+def test_made_up_request_ids_are_hex_and_differ_across_forked_workers() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # as a gunicorn worker: forked from the master after it imported everything
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    childs = os.read(read, 64).decode()
+    os.close(read)
+    assert re.fullmatch(r"[0-9a-f]{32}", childs) and childs != new_request_id()

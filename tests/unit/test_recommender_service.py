@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,6 +12,7 @@ from ingest.schema import EventType, WatchEvent
 from ingest.settings import Settings
 from recommender.artifacts import StaticModelSource
 from recommender.catalogue import Catalogue
+from recommender.clock import format_rfc3339
 from recommender.matrix import build_user_items
 from recommender.model import Model
 from recommender.service import Filters, RecommendationService, ScoredItem
@@ -283,6 +284,29 @@ def test_an_item_newer_than_the_model_reaches_users_through_trending(
     assert "fresh-item" not in ids(service.recommend("kim", 4).items)
 
 
+def test_new_items_follow_the_cached_trending_list_and_the_model_served(
+    store: TrendingStore, model: Model
+) -> None:
+    for item_id in ["a0", "a1"]:
+        watch(store, "kim", item_id)
+    store.trending = [("b0", 10.0), ("fresh-item", 5.0)]
+    source = StaticModelSource(model)
+    service = RecommendationService(store, source, trending_cache_seconds=60)
+    assert ids(service.recommend("kim", 5).items)[-1] == "fresh-item"
+    assert ids(service.recommend("kim", 5).items)[-1] == "fresh-item"  # from the cache
+
+    # A retrain that learned the item: it now competes on its score, no slot is kept for it.
+    store.trending = None
+    watch(store, "b-0", "fresh-item")
+    retrained = train_model(build_user_items(store.iter_user_items()), SETTINGS)
+    store.trending = [("b0", 10.0), ("fresh-item", 5.0)]
+    source.model = retrained
+    answer = service.recommend("kim", 5)
+    assert answer.model_version == retrained.version
+    expected = [i for i, _ in retrained.recommend(store.user_items("kim"), 5, {"a0", "a1"})]
+    assert ids(answer.items) == expected
+
+
 def test_history_is_newest_first(service: RecommendationService, store: TrendingStore) -> None:
     watch(store, "lee", "a0")
     assert [entry["item_id"] for entry in service.history("lee", 10)] == ["a0"]
@@ -338,3 +362,16 @@ def test_recommend_explained_matches_recommend_and_explain(model: Model) -> None
     for (item_id, score, because), (_, expected) in zip(together, ranked, strict=True):
         assert score == pytest.approx(expected, rel=1e-4)
         assert because == reasons[item_id]
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(2026, 11, 25, 19, 1, 2, 123456, tzinfo=UTC), "2026-11-25T19:01:02.123Z"),
+        (datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "2026-01-02T03:04:05.000Z"),
+        (datetime(2026, 1, 1, 0, 30, 0, 999999, tzinfo=timezone(timedelta(hours=1))),
+         "2025-12-31T23:30:00.999Z"),
+    ],
+)  # fmt: skip
+def test_times_are_rfc3339_utc_with_milliseconds(moment: datetime, text: str) -> None:
+    assert format_rfc3339(moment) == text
