@@ -56,6 +56,8 @@ class Model:
         )
         self._user_norm = float(metadata.get("user_norm", 1.0))
         self._scorer = QuantizedScorer(factors, ids, self._item_bias)
+        if self._id_list:  # compile (or load from the cache) fold-in and reasons now too
+            self.recommend_explained({self._id_list[0]: 1.0}, 1, set())
 
     def __repr__(self) -> str:
         n_items, n_factors = self._item_factors.shape

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,3 +150,34 @@ def test_training_on_nothing_is_a_clear_value_error() -> None:
         train_model(build_user_items([("u", {"a": 0.0})]), SETTINGS)
 
     assert isinstance(raised.value, NoTrainingData)
+
+
+COMPILED_AFTER_BUILD = """
+import sys
+import numpy as np
+from recommender import explain, foldin, scoring
+from recommender.model import Model
+
+metadata = {"params": {"regularization": 0.1, "alpha": 2.0}, "item_bias": sys.argv[1] == "bpr"}
+factors = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+kernels = {"scoring": scoring._top_rows, "top": explain._top_positions,
+           "foldin": foldin._factorise, "reasons": explain._cholesky_contributions}
+Model("v1", ["a", "b", "c"], factors, metadata)
+print(sorted(name for name, kernel in kernels.items() if kernel.signatures))
+"""
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "expected"),
+    [("als", "['foldin', 'reasons', 'scoring', 'top']"), ("bpr", "['scoring', 'top']")],
+)
+def test_a_new_model_has_its_request_path_compiled(algorithm: str, expected: str) -> None:
+    # A fresh process: kernels compiled by other tests in this one would hide a missing warm-up.
+    done = subprocess.run(
+        [sys.executable, "-c", COMPILED_AFTER_BUILD, algorithm],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.stdout.strip() == expected  # no request pays for compiling them
