@@ -197,21 +197,11 @@ cmd_stop() {
   local n pid pids=()
   for n in "${NODES[@]}"; do
     if pid=$(our_pid "$n"); then
-      kill -TERM "$pid" 2>/dev/null || true
       pids+=("$pid")
     fi
     rm -f "$(node_pid_file "$n")"
   done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 1 40); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "pid $pid still alive after 20 s; sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  done
+  ((${#pids[@]} == 0)) || stop_pids 20 "${pids[@]}"
   log "stopped"
 }
 

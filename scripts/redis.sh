@@ -19,6 +19,9 @@ HOST=127.0.0.1
 PORT=${STREAMREC_REDIS_PORT:-16379}
 START_TIMEOUT=20
 
+# shellcheck source=scripts/lib/stop_pids.sh
+source "$SCRIPT_DIR/lib/stop_pids.sh"
+
 log() { echo "[redis] $*"; }
 die() { echo "[redis] ERROR: $*" >&2; exit 1; }
 
@@ -92,15 +95,7 @@ cmd_stop() {
   fi
   # SIGTERM is Redis's graceful SHUTDOWN (flushes the AOF); aimed at our pid only.
   log "stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid still alive after 10 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  stop_pids 10 "$pid"
   rm -f "$PID_FILE"
   log "stopped"
 }

@@ -18,6 +18,9 @@ FIRST_PORT=${STREAMREC_REDIS_CLUSTER_PORT:-17000}
 PORTS=("$FIRST_PORT" "$((FIRST_PORT + 1))" "$((FIRST_PORT + 2))")
 START_TIMEOUT=20
 
+# shellcheck source=scripts/lib/stop_pids.sh
+source "$SCRIPT_DIR/lib/stop_pids.sh"
+
 log() { echo "[redis-cluster] $*"; }
 die() { echo "[redis-cluster] ERROR: $*" >&2; exit 1; }
 
@@ -82,19 +85,16 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local port pid
+  local port pid pids=() stopped=()
   for port in "${PORTS[@]}"; do
     if pid=$(our_pid "$port"); then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.25
-      done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-      log "stopped node $port (pid $pid)"
+      pids+=("$pid")
+      stopped+=("$port (pid $pid)")
     fi
     rm -f "$STATE_DIR/$port/redis.pid"
   done
+  ((${#pids[@]} == 0)) || stop_pids 10 "${pids[@]}"
+  ((${#stopped[@]} == 0)) || log "stopped nodes ${stopped[*]}"
 }
 
 cmd_status() {

@@ -5,15 +5,15 @@ set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${STREAMREC_STATE_DIR:-$REPO/.run}"
+# shellcheck source=scripts/lib/stop_pids.sh
+source "$REPO/scripts/lib/stop_pids.sh"
 
 stop_pid_file() {
   local file=$1 pid
   [[ -f "$file" ]] || return 0
   pid=$(cat "$file")
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    stop_pids 30 "$pid"
     echo "[stop] stopped $(basename "$file" .pid) (pid $pid)"
   fi
   rm -f "$file"

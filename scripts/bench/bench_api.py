@@ -35,7 +35,7 @@ from loadgen import (  # noqa: E402
     fixed_rate,
 )
 from processes import free_port, own_redis, stop_server, tree_cpu_seconds  # noqa: E402
-from report import write_section  # noqa: E402
+from report import median, percentile, write_section  # noqa: E402
 
 from ingest.schema import WatchEvent  # noqa: E402
 from ingest.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
@@ -46,7 +46,8 @@ from stream.features import feature_update  # noqa: E402
 from stream.redis_store import connect_redis, redis_feature_store  # noqa: E402
 
 N_ITEMS, N_FACTORS, N_USERS, EVENTS_PER_USER = 20_000, 64, 2_000, 30
-API_RATES = (250, 500, 1500, 0)  # 0: closed loop, as fast as the server answers (capacity)
+TARGET_RUNS = 3  # the target rate is run this many times: one 10 s run is one draw of the noise
+API_RATES = (250, 500) + (TARGET_RATE,) * TARGET_RUNS + (0,)  # 0: closed loop (capacity)
 UNPINNED_RATES = (1500, 0)  # the same API with its workers free to move between CPUs
 BARE_RATES = (1500, 2000, 0)
 SWEEP = ((2, 1), (2, 2), (2, 4), (3, 2), (4, 1), (4, 2))
@@ -186,6 +187,11 @@ def main() -> int:
     return 0
 
 
+def median_p99(runs: list[Run]) -> float:
+    """Return the median over runs of each run's p99 latency (ms)."""
+    return median([percentile(run.latencies_ms, 99) for run in runs])
+
+
 def cpu_bound(api: Run, bare: Run) -> str:
     """Say what the CPU time per answer implies for the capacity on this machine's cores."""
     cores = os.cpu_count() or 1
@@ -216,8 +222,12 @@ def report(
     rows = [run.row(f"API ({config})") for run in api_runs]
     rows += [run.row(f"API ({config}), workers not pinned") for run in unpinned_runs]
     rows += [run.row(f"bare Flask ({config})") for run in bare_runs]
-    target = next(run for run in api_runs if run.rate == TARGET_RATE)
-    verdict = "met" if target.meets_target() else "NOT met"
+    targets = [run for run in api_runs if run.rate == TARGET_RATE]
+    met = sum(run.meets_target() for run in targets)
+    verdict = (
+        f"{'met' if met * 2 > len(targets) else 'NOT met'} ({met} of {len(targets)} runs of "
+        f"{TARGET_RATE} req/s met it; median p99 {median_p99(targets):.1f} ms)"
+    )
     unpinned_target = next(run for run in unpinned_runs if run.rate == TARGET_RATE)
     unpinned_verdict = "met" if unpinned_target.meets_target() else "not met"
     capacity, ceiling = (runs[-1].achieved for runs in (api_runs, bare_runs))

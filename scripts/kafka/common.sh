@@ -8,6 +8,8 @@ KAFKA_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KAFKA_REPO_ROOT=$(cd "$KAFKA_SCRIPTS_DIR/.." && pwd)
 POM=$KAFKA_SCRIPTS_DIR/kafka/pom.xml
 LOG4J_CONFIG=$KAFKA_SCRIPTS_DIR/kafka/log4j2.properties
+# shellcheck source=scripts/lib/stop_pids.sh
+source "$KAFKA_SCRIPTS_DIR/lib/stop_pids.sh"
 
 # The pom is the single source of truth for the version; the cache dir is named after it.
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM")
@@ -98,13 +100,7 @@ launch_broker() {  # launch_broker <server.properties> <pid file> <heap, e.g. 51
 
 # SIGTERM (controlled shutdown), SIGKILL after 30 s; only ever the given pid.
 stop_broker_pid() {  # stop_broker_pid <pid>
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$1" 2>/dev/null || return 0
-    sleep 0.5
-  done
-  log "pid $1 still alive after 30 s; sending SIGKILL"
-  kill -KILL "$1" 2>/dev/null || true
+  stop_pids 30 "$1"
 }
 
 print_broker_log_tail() {  # print_broker_log_tail <log dir>
