@@ -9,6 +9,7 @@ polled). Metrics of all workers are added up through files (prometheus multiproc
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
@@ -72,6 +73,10 @@ def preload(app: Flask) -> Flask:
     model = deps.models.get().current()
     deps.catalogue.get()
     log.info("preloaded model %s", model.version if model else "(none published yet)")
+    # What the master built (the model's 20,000-id index among it) outlives every worker: out of
+    # the collector's sight, a worker's full collections neither walk it nor write to its pages
+    # (which would copy them, one copy per worker).
+    gc.freeze()
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import socket
@@ -176,13 +177,17 @@ def test_preload_loads_the_model_before_the_fork(
     settings: Settings, tiny_model: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     save_model(tiny_model, settings.model_dir, keep=2)
+    gc.unfreeze()
     app = preload(create_app(settings))
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()  # the test process's collector as it was
     deps = backends(app)
     source = deps.models.peek()
     assert source is not None and source.current() is not None
     monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a gunicorn worker
     assert deps.models.peek() is source  # kept across the fork, not loaded again
     assert deps.store.peek() is None  # connections are made after the fork
+    assert frozen > 0  # the master's objects are kept out of the workers' collections
 
 
 def test_multiprocess_metrics_start_from_a_clean_directory(
