@@ -55,9 +55,9 @@ def patch(stage: str) -> None:
             announce("latest", pause=stage == "latest")
         os_replace(source, target)
 
-    lifecycle.train_model = training  # type: ignore[assignment]
-    artifacts.write_file_durably = writing  # type: ignore[assignment]
-    artifacts.replace_file_atomically = renamed  # type: ignore[assignment]
+    lifecycle.train_model = training
+    artifacts.write_file_durably = writing
+    artifacts.replace_file_atomically = renamed
     os.replace = latest  # type: ignore[assignment]
 
 

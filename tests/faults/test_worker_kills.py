@@ -63,7 +63,11 @@ def test_worker_killed_ten_times_mid_replay_loses_and_doubles_nothing(
     publishing.start()
     kills = []
     for number in range(1, KILLS + 1):
-        wait_for(lambda n=number: assignments(log) >= n, 120, f"worker {number} assigned", log)
+
+        def assigned(n: int = number) -> bool:
+            return assignments(log) >= n
+
+        wait_for(assigned, 120, f"worker {number} assigned", log)
         time.sleep(rng.uniform(0.0, 2.5))
         remaining, replaying = lag(settings), publishing.is_alive()
         processes.kill(worker)

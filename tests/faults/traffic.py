@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -94,7 +95,8 @@ def mix(valid: Sequence[Outgoing], extra: Sequence[Outgoing], seed: int) -> list
     """Interleave ``extra`` into ``valid`` at random places, keeping each one's order."""
     rng = random.Random(seed)
     slots = sorted(rng.randrange(len(valid) + 1) for _ in extra)
-    mixed, taken = [], 0
+    mixed: list[Outgoing] = []
+    taken = 0
     for slot, message in zip(slots, extra, strict=True):
         mixed.extend(valid[taken:slot])
         mixed.append(message)
@@ -238,7 +240,7 @@ def read_dead_letters(settings: Settings) -> list[DeadLetterRecord]:
         consumer.close()
 
 
-def _dead_letter(record) -> DeadLetterRecord:  # type: ignore[no-untyped-def]
+def _dead_letter(record: Any) -> DeadLetterRecord:  # a kafka-python ConsumerRecord
     headers = {name: value.decode("utf-8") for name, value in record.headers}
     return DeadLetterRecord(
         key=record.key,
