@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recommender.compiled import compiled
-from recommender.foldin import Folded, UserSystem
+from recommender.foldin import Folded, UserSystem, cholesky_solve
 
 FloatArray = npt.NDArray[np.floating]
 
@@ -85,16 +85,9 @@ def _solve_contributions(
     out = np.empty((n_targets, n_history), dtype=np.float64)
     solved = np.empty(n_factors, dtype=np.float64)
     for t in range(n_targets):
-        for i in range(n_factors):  # U^T z = y_t, forward
-            total = float(targets[t, i])
-            for m in range(i):
-                total -= cholesky[m, i] * solved[m]
-            solved[i] = total / cholesky[i, i]
-        for i in range(n_factors - 1, -1, -1):  # U s = z, backward
-            total = solved[i]
-            for m in range(i + 1, n_factors):
-                total -= cholesky[i, m] * solved[m]
-            solved[i] = total / cholesky[i, i]
+        for i in range(n_factors):
+            solved[i] = targets[t, i]
+        cholesky_solve(cholesky, solved)  # A^-1 y_t
         for j in range(n_history):
             total = 0.0
             for i in range(n_factors):

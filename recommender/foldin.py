@@ -225,19 +225,29 @@ def _factorise_system(
             for m in range(i, n):
                 work[i, m] -= factor * upper[k, m]
     solution = rhs.copy()
-    for i in range(n):  # U^T z = rhs, forward
-        total = solution[i]
-        for m in range(i):
-            total -= upper[m, i] * solution[m]
-        solution[i] = total / upper[i, i]
-    for i in range(n - 1, -1, -1):  # U x = z, backward
-        total = solution[i]
-        for m in range(i + 1, n):
-            total -= upper[i, m] * solution[m]
-        solution[i] = total / upper[i, i]
+    cholesky_solve(upper, solution)
     return lhs, upper, solution, True
 
 
+def _cholesky_solve_in_place(
+    upper: npt.NDArray[np.float64], values: npt.NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled; tested through AlsFoldIn and explain
+    """Overwrite ``values`` (b) with x solving U^T U x = b; U is the upper triangle of ``upper``
+    (what is below it is not read)."""
+    n = values.shape[0]
+    for i in range(n):  # U^T z = b, forward
+        total = values[i]
+        for m in range(i):
+            total -= upper[m, i] * values[m]
+        values[i] = total / upper[i, i]
+    for i in range(n - 1, -1, -1):  # U x = z, backward
+        total = values[i]
+        for m in range(i + 1, n):
+            total -= upper[i, m] * values[m]
+        values[i] = total / upper[i, i]
+
+
+cholesky_solve = compiled(_cholesky_solve_in_place)
 _factorise = compiled(_factorise_system)
 
 
