@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A three-broker Kafka cluster (KRaft) on loopback, for the fault tests and for trying streamrec
-# against replicated topics: STREAMREC_KAFKA_BOOTSTRAP=127.0.0.1:39092,127.0.0.1:39093,127.0.0.1:39094
+# against replicated topics: STREAMREC_KAFKA_BOOTSTRAP=127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094
 # Each node is broker and controller in one JVM (three voters: the quorum survives one loss);
 # topics default to replication factor 3 with min.insync.replicas 2, so one node may die
 # without losing an acknowledged event or refusing a write. Same jars as scripts/kafka.sh.
@@ -10,8 +10,9 @@
 #        scripts/kafka_cluster.sh restart N   start node N again and wait until all 3 serve
 #
 # Environment:
-#   STREAMREC_KAFKA_CLUSTER_PORT  first client port, default 39092 (nodes use it and the next
-#                                 two; their controllers listen 100 higher: 39192-39194)
+#   STREAMREC_KAFKA_CLUSTER_PORT  first client port, default 29092 (nodes use it and the next
+#                                 two; their controllers listen 100 higher: 29192-29194; below
+#                                 Linux's ephemeral ports, which client connections take)
 #   STREAMREC_STATE_DIR           runtime state root, default <repo>/.run (we use kafka-cluster/)
 #   STREAMREC_CACHE_DIR           jar cache root, default ~/.cache/streamrec
 set -euo pipefail
@@ -27,7 +28,7 @@ source "$SCRIPT_DIR/kafka/common.sh"
 
 STATE_DIR=${STREAMREC_STATE_DIR:-$REPO_ROOT/.run}/kafka-cluster
 CLUSTER_ID_FILE=$STATE_DIR/cluster.id
-FIRST_PORT=${STREAMREC_KAFKA_CLUSTER_PORT:-39092}
+FIRST_PORT=${STREAMREC_KAFKA_CLUSTER_PORT:-29092}
 NODES=(1 2 3)
 HEAP=384m          # three JVMs on a 2-core box: keep each small
 WAIT_TIMEOUT=120   # seconds; three cold JVMs on 2 cores

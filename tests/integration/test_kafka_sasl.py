@@ -5,7 +5,8 @@ with a SASL_PLAINTEXT listener (mechanism PLAIN) beside its PLAINTEXT one. The c
 only the SASL port: topic creation, the publisher, the readiness probe, and both stream engines
 (the aiokafka worker with its dead-letter producer, and the faust app) as real processes. A
 wrong password is refused. The broker's ports: STREAMREC_TEST_SASL_KAFKA_PORTS, else
-39192-39194.
+29392-29394: below Linux's ephemeral range (32768-60999), where any client connection of the
+test run could hold one of them when the broker binds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tests.integration.test_kafka import consume_all, event
 from tests.processes import publish_all, settings_env, streamrec_process, wait_for
 
 PORTS = [int(p) for p in os.environ.get("STREAMREC_TEST_SASL_KAFKA_PORTS", "").split(",") if p]
-PLAINTEXT_PORT, CONTROLLER_PORT, SASL_PORT = PORTS or [39192, 39193, 39194]
+PLAINTEXT_PORT, CONTROLLER_PORT, SASL_PORT = PORTS or [29392, 29393, 29394]
 USER = "streamrec-test"
 
 
