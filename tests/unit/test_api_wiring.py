@@ -14,6 +14,7 @@ from flask import Flask
 from kafka.errors import KafkaTimeoutError
 
 from api import create_app
+from api.affinity import assign_cpu, pin_worker
 from api.backends import Lazy, PerThread, backends
 from api.metrics import enable_multiprocess
 from api.probes import KafkaProbe
@@ -170,6 +171,7 @@ def test_gunicorn_conf_reads_the_environment(
     conf = importlib.reload(importlib.import_module("api.gunicorn_conf"))
     assert conf.bind == "127.0.0.1:8123"
     assert conf.worker_class == "gthread" and conf.preload_app is True
+    assert (conf.pre_fork, conf.post_fork) == (assign_cpu, pin_worker)  # one CPU per worker
     assert set(shared) == {tmp_path}  # the workers' metrics go to the configured directory
 
 
