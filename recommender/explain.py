@@ -32,15 +32,13 @@ def als_contributions(
 
 def mean_contributions(
     history_factors: FloatArray,
-    weights: npt.NDArray[np.float64],
-    user_norm: float,
+    coefficients: npt.NDArray[np.float64],
     target_factors: FloatArray,
 ) -> npt.NDArray[np.float64]:
-    """Return targets x history contributions to each target's mean fold-in (BPR) score."""
+    """Return targets x history contributions to each target's mean fold-in (BPR) score, given
+    each history item's coefficient in the user vector (``foldin.mean_fold_in``)."""
     chosen = np.asarray(history_factors, dtype=np.float64)
-    share = weights / weights.sum()
-    scale = user_norm / max(float(np.linalg.norm(share @ chosen)), 1e-12)
-    return (np.asarray(target_factors, dtype=np.float64) @ chosen.T) * share * scale
+    return (np.asarray(target_factors, dtype=np.float64) @ chosen.T) * coefficients
 
 
 def top_reasons(contributions: FloatArray, top: int) -> list[list[int]]:
@@ -55,17 +53,17 @@ def top_reasons(contributions: FloatArray, top: int) -> list[list[int]]:
 
 
 def history_reasons(
-    item_factors: FloatArray, folded: Folded, targets: list[int], top: int, user_norm: float
+    item_factors: FloatArray, folded: Folded, targets: list[int], top: int
 ) -> list[list[int]]:
     """Per target row, the rows of the (up to ``top``) history items adding most to its score."""
     if not targets:
         return []
     target_factors = item_factors[targets]
     if folded.system is None:  # mean fold-in (BPR)
+        if folded.coefficients is None:
+            raise ValueError("a BPR user folded in without coefficients cannot be explained")
         history_factors = item_factors[folded.indices]
-        contributions = mean_contributions(
-            history_factors, folded.weights, user_norm, target_factors
-        )
+        contributions = mean_contributions(history_factors, folded.coefficients, target_factors)
     else:
         contributions = als_contributions(folded.system, target_factors)
     history = folded.indices.tolist()

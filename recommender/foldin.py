@@ -100,16 +100,18 @@ def mean_fold_in(
     item_indices: npt.NDArray[np.integer],
     weights: FloatArray,
     norm: float,
-) -> npt.NDArray[np.float32]:
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """Fold in a BPR user: the weight-averaged history item factors, scaled to ``norm``.
 
     BPR has no closed-form user step; the mean of what the user liked points the same way as a
     trained user vector, and the typical trained norm keeps its balance against the item bias.
+    Returns the vector and each history item's coefficient in it (vector = sum_j coef_j y_j).
     """
     share = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
     vector = share @ np.asarray(item_factors[np.asarray(item_indices)], dtype=np.float64)
     length = float(np.linalg.norm(vector))
-    return (vector * (norm / length) if length > 0 else vector).astype(np.float32)
+    scale = norm / length if length > 0 else 1.0
+    return (vector * scale).astype(np.float32), share * scale
 
 
 @dataclass(frozen=True)
@@ -258,3 +260,4 @@ class Folded(NamedTuple):
     weights: npt.NDArray[np.float64]
     vector: npt.NDArray[np.float32]
     system: UserSystem | None  # ALS only: the factorised normal equations, for explanations
+    coefficients: npt.NDArray[np.float64] | None = None  # BPR only: vector = sum_j c_j y_j

@@ -120,8 +120,8 @@ class Model:
             return None
         indices, weights = history
         if self._foldin is None:
-            vector = mean_fold_in(self._factors, indices, weights, self._user_norm)
-            return Folded(indices, weights, vector, None)
+            vector, coefficients = mean_fold_in(self._factors, indices, weights, self._user_norm)
+            return Folded(indices, weights, vector, None, coefficients)
         system = self._foldin.system(indices, weights)
         return Folded(indices, weights, system.user_vector(), system)
 
@@ -198,7 +198,7 @@ class Model:
         return reasons
 
     def _reasons(self, folded: Folded, targets: list[int], top: int) -> list[list[str]]:
-        rows = history_reasons(self._factors, folded, targets, top, self._user_norm)
+        rows = history_reasons(self._factors, folded, targets, top)
         return [[self._id_list[row] for row in because] for because in rows]
 
     def similar_items(self, item_id: str, k: int) -> Scored:

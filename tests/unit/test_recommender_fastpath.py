@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.explain import als_contributions, top_reasons
-from recommender.foldin import AlsFoldIn, fold_in, gramian
+from recommender.explain import als_contributions, history_reasons, top_reasons
+from recommender.foldin import COMPILED_UPDATE_MAX_ITEMS, AlsFoldIn, gramian
 from recommender.model import Model
 
 
@@ -21,17 +21,30 @@ def model_of(factors: np.ndarray, regularization: float = 0.1, alpha: float = 2.
     return Model("v1", ids, factors, {"version": "v1", "params": params})
 
 
-@pytest.mark.parametrize("weights", [[1.0, 2.0, 3.0], [0.2, 0.3, 5.0]])  # c < 1 too
-def test_cholesky_fold_in_equals_the_general_solve(weights: list[float]) -> None:
-    factors = random_factors()
-    indices = np.array([3, 40, 200], dtype=np.int64)
-    values = np.array(weights)
+@pytest.mark.parametrize(
+    "n_history", [1, 8, COMPILED_UPDATE_MAX_ITEMS, COMPILED_UPDATE_MAX_ITEMS + 1, 120]
+)
+@pytest.mark.parametrize("alpha", [0.3, 2.0, 40.0])  # confidences below and above 1
+def test_user_system_matches_a_direct_solve(n_history: int, alpha: float) -> None:
+    rng = np.random.default_rng(n_history)
+    factors = (rng.standard_normal((300, 16)) / 4).astype(np.float32)
+    indices = np.sort(rng.choice(300, size=n_history, replace=False)).astype(np.int64)
+    weights = rng.uniform(0.5, 5.0, size=n_history)
+    foldin = AlsFoldIn(factors, regularization=0.1, alpha=alpha)
 
-    system = AlsFoldIn(factors, 0.1, 2.0).system(indices, values)
+    system = foldin.system(indices, weights)
 
-    expected = fold_in(factors, gramian(factors), indices, values, 0.1, 2.0)
+    chosen = factors[indices].astype(np.float64)
+    confidence = alpha * weights
+    lhs = gramian(factors) + 0.1 * np.eye(16) + (chosen.T * (confidence - 1)) @ chosen
+    expected = np.linalg.solve(lhs, chosen.T @ confidence)
     assert system.cholesky is not None
-    np.testing.assert_allclose(system.user_vector(), expected, rtol=1e-4, atol=1e-6)
+    upper = np.triu(system.cholesky)
+    scale = float(np.abs(lhs).max())  # long histories sum their update in float32
+    np.testing.assert_allclose(upper.T @ upper, lhs, rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(system.lhs, lhs, rtol=1e-5, atol=1e-6 * scale)
+    np.testing.assert_allclose(system.user_vector(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(system.solve(chosen[0]), np.linalg.solve(lhs, chosen[0]), rtol=1e-4)
 
 
 def test_singular_system_falls_back_to_least_squares() -> None:
@@ -122,3 +135,29 @@ def test_allowed_and_exclude_together_limit_the_candidates() -> None:
     ranked = model.recommend({"i0100": 2.0}, 20, exclude={"i0001", "nope"}, allowed=allowed)
 
     assert {item_id for item_id, _ in ranked} == allowed - {"i0001", "unknown"}
+
+
+def test_bpr_contributions_add_up_to_the_scores_without_the_bias() -> None:
+    factors = random_factors(n_factors=9)  # the last column is the item bias, as implicit's
+    ids = np.array([f"i{n:04d}" for n in range(factors.shape[0])])
+    metadata = {"params": {"regularization": 0.0, "alpha": 1.0}, "item_bias": True}
+    model = Model("v1", ids, factors, {**metadata, "user_norm": 2.5})
+    history = {"i0003": 1.0, "i0040": 3.0, "i0200": 0.5}
+
+    folded = model.fold_in(history)
+
+    assert folded is not None and folded.system is None and folded.coefficients is not None
+    latent = factors[:, :-1].astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(folded.vector), 2.5, rtol=1e-5)
+    np.testing.assert_allclose(
+        folded.coefficients @ latent[folded.indices], folded.vector, atol=1e-6
+    )
+    targets = [7, 8, 9]
+    reasons = history_reasons(latent.astype(np.float32), folded, targets, top=3)
+    contributions = (latent[targets] @ latent[folded.indices].T) * folded.coefficients
+    np.testing.assert_allclose(
+        contributions.sum(axis=1), latent[targets] @ folded.vector, atol=1e-5
+    )
+    for row, because in zip(contributions, reasons, strict=True):
+        positive = [int(folded.indices[j]) for j in np.argsort(-row, kind="stable") if row[j] > 0]
+        assert because == positive[:3]

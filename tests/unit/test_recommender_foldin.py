@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ingest.settings import Settings
-from recommender.foldin import COMPILED_UPDATE_MAX_ITEMS, AlsFoldIn, fold_in, gramian
+from recommender.foldin import fold_in, gramian
 from recommender.matrix import UserItems, build_user_items
 from recommender.model import Model
 from recommender.train import build_metadata, fit_als
@@ -97,40 +97,3 @@ def test_fold_in_rejects_bad_input(indices: list[int], weights: list[float], mes
 
     with pytest.raises(ValueError, match=message):
         fold_in(factors, gramian(factors), np.array(indices), np.array(weights), 0.1, 2.0)
-
-
-@pytest.mark.parametrize(
-    "n_history", [1, 8, COMPILED_UPDATE_MAX_ITEMS, COMPILED_UPDATE_MAX_ITEMS + 1, 120]
-)
-@pytest.mark.parametrize("alpha", [0.3, 2.0, 40.0])  # confidences below and above 1
-def test_user_system_matches_a_direct_solve(n_history: int, alpha: float) -> None:
-    rng = np.random.default_rng(n_history)
-    factors = (rng.standard_normal((300, 16)) / 4).astype(np.float32)
-    indices = np.sort(rng.choice(300, size=n_history, replace=False)).astype(np.int64)
-    weights = rng.uniform(0.5, 5.0, size=n_history)
-    foldin = AlsFoldIn(factors, regularization=0.1, alpha=alpha)
-
-    system = foldin.system(indices, weights)
-
-    chosen = factors[indices].astype(np.float64)
-    confidence = alpha * weights
-    lhs = gramian(factors) + 0.1 * np.eye(16) + (chosen.T * (confidence - 1)) @ chosen
-    expected = np.linalg.solve(lhs, chosen.T @ confidence)
-    assert system.cholesky is not None
-    upper = np.triu(system.cholesky)
-    scale = float(np.abs(lhs).max())  # long histories sum their update in float32
-    np.testing.assert_allclose(upper.T @ upper, lhs, rtol=1e-5, atol=1e-6 * scale)
-    np.testing.assert_allclose(system.lhs, lhs, rtol=1e-5, atol=1e-6 * scale)
-    np.testing.assert_allclose(system.user_vector(), expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(system.solve(chosen[0]), np.linalg.solve(lhs, chosen[0]), rtol=1e-4)
-
-
-def test_a_singular_system_falls_back_to_least_squares() -> None:
-    factors = np.zeros((5, 3), dtype=np.float32)
-    factors[0] = [1.0, 0.0, 0.0]  # without regularization A is singular in two directions
-    foldin = AlsFoldIn(factors, regularization=0.0, alpha=2.0)
-
-    system = foldin.system(np.array([0]), np.array([1.0]))
-
-    assert system.cholesky is None
-    np.testing.assert_allclose(system.user_vector(), [1.0, 0.0, 0.0], atol=1e-6)
