@@ -75,7 +75,15 @@ def test_one_broker_of_three_killed_during_ingestion_loses_nothing(
 ) -> None:
     settings = private_settings("cluster", cluster.bootstrap, redis_server.url, tmp_path)
     ensure_topics(settings)
-    layout = topic_layout(settings)
+
+    def complete() -> dict[int, dict[str, object]] | None:
+        # The broker asked may not list a topic's partitions and leaders yet right after creation.
+        layout = topic_layout(settings)
+        wanted = set(range(settings.topic_partitions))
+        led = all(int(p["leader"]) >= 0 for p in layout.values())  # type: ignore[call-overload]
+        return layout if set(layout) == wanted and led else None
+
+    layout = wait_for(complete, 30, "every partition of the new topic with a leader")
     assert all(len(p["replicas"]) == 3 for p in layout.values()), layout  # type: ignore[arg-type]
     victim = int(layout[0]["leader"])  # type: ignore[call-overload]
     csv = tmp_path / "events.csv"
