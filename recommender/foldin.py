@@ -194,8 +194,8 @@ def _factorise_system(
     npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], bool
 ]:  # pragma: no cover - compiled; tested through AlsFoldIn against a direct solve
     """Return A = start (+ sum_j (c_j - 1) y_j y_j^T if ``add_update``), its upper Cholesky
-    factor U (A = U^T U; zeros below the diagonal), the solution of A x = sum_j c_j y_j, and
-    whether A was positive definite.
+    factor U (A = U^T U, in the upper triangle; below it what was left of A, as LAPACK's potrf
+    leaves it), the solution of A x = sum_j c_j y_j, and whether A was positive definite.
 
     One compiled call with a working set of a few A-sized arrays: in a request, after the
     scoring pass has cycled the CPU caches, LAPACK's potrf and numpy's glue took ~0.04 ms more
@@ -213,19 +213,18 @@ def _factorise_system(
                 scaled = weight * value
                 for b in range(n):  # a contiguous row: vectorised
                     lhs[a, b] += scaled * float(chosen[j, b])
-    upper = np.zeros((n, n), dtype=np.float64)
-    work = lhs.copy()
+    upper = lhs.copy()  # factorised in place, row k of U replacing row k of A's upper part
     for k in range(n):  # right-looking: each step updates the trailing rows in place
-        pivot = work[k, k]
+        pivot = upper[k, k]
         if not pivot > 0.0:
             return lhs, upper, rhs, False
         root = np.sqrt(pivot)
         for i in range(k, n):
-            upper[k, i] = work[k, i] / root
+            upper[k, i] /= root
         for i in range(k + 1, n):
             factor = upper[k, i]
             for m in range(i, n):
-                work[i, m] -= factor * upper[k, m]
+                upper[i, m] -= factor * upper[k, m]
     solution = rhs.copy()
     cholesky_solve(upper, solution)
     return lhs, upper, solution, True
