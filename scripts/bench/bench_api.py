@@ -48,7 +48,7 @@ from stream.redis_store import connect_redis, redis_feature_store  # noqa: E402
 N_ITEMS, N_FACTORS, N_USERS, EVENTS_PER_USER = 20_000, 64, 2_000, 30
 TARGET_RUNS = 3  # the target rate is run this many times: one 10 s run is one draw of the noise
 API_RATES = (250, 500) + (TARGET_RATE,) * TARGET_RUNS + (0,)  # 0: closed loop (capacity)
-UNPINNED_RATES = (1500, 0)  # the same API with its workers free to move between CPUs
+UNPINNED_RATES = (TARGET_RATE, 0)  # the same API with its workers free to move between CPUs
 BARE_RATES = (1500, 2000, 0)
 SWEEP = ((2, 1), (2, 2), (2, 4), (3, 2), (4, 1), (4, 2))
 
