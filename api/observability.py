@@ -7,13 +7,13 @@ import random
 import re
 import sys
 import time
-from datetime import UTC, datetime
 from typing import TextIO
 
 from flask import Flask, Request, Response, g, request
 
 from api import jsonio
 from api.metrics import get_metrics
+from recommender.clock import format_epoch
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"  # the header as the WSGI server hands it over
@@ -37,7 +37,7 @@ def json_line(
 ) -> str:
     """Return a JSON log line: time (``created``, epoch seconds), level, logger, message, fields."""
     entry: dict[str, object] = {
-        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "time": format_epoch(created),
         "level": level,
         "logger": logger,
         "message": message,

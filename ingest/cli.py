@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import StreamrecError
 from ingest.settings import Settings, load_settings
@@ -266,7 +267,17 @@ def log_formatter(log_format: str) -> logging.Formatter:
     if log_format == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        return JsonFormatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_FIELDS, timestamp="time")
+        from recommender.clock import format_epoch
+
+        class Formatter(JsonFormatter):
+            # The same "time" as the API's access log and answers: RFC 3339, ms, "Z".
+            def add_fields(
+                self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
+            ) -> None:
+                super().add_fields(log_data, record, message)
+                log_data["time"] = format_epoch(record.created)
+
+        return Formatter(JSON_LOG_FORMAT, rename_fields=JSON_LOG_FIELDS, timestamp="time")
     return logging.Formatter(LOG_FORMAT)
 
 

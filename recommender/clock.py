@@ -21,6 +21,11 @@ def format_rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
+def format_epoch(seconds: float) -> str:
+    """Format epoch seconds (a log record's ``created``) as ``format_rfc3339`` does."""
+    return format_rfc3339(datetime.fromtimestamp(seconds, UTC))
+
+
 def new_version(moment: datetime) -> str:
     """Return a new model version name for a model trained at ``moment``."""
     # Microseconds keep names in training order even for several trainings in one second.

@@ -39,6 +39,7 @@ def test_access_log_is_one_json_object_per_request(
     assert line["route"] == "/v1/users/<path:user_id>/recommendations"
     assert (line["method"], line["status"], line["query"]) == ("GET", 200, "k=2")
     assert line["duration_ms"] >= 0 and line["level"] == "INFO"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["time"])
 
 
 def test_metrics_count_answers_per_route_and_status(client: FlaskClient) -> None:

@@ -177,13 +177,14 @@ def test_a_revocation_waits_for_the_batch_in_hand() -> None:
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_log_lines_are_text_or_one_json_object(log_format: str) -> None:
-    line = log_formatter(log_format).format(
-        logging.LogRecord(
-            "stream.consumer", logging.WARNING, "f", 1, "dead letter %s", ("x",), None
-        )
+    record = logging.LogRecord(
+        "stream.consumer", logging.WARNING, "f", 1, "dead letter %s", ("x",), None
     )
+    record.created = 1.25
+    line = log_formatter(log_format).format(record)
     if log_format == "json":
         assert json.loads(line)["message"] == "dead letter x"
         assert json.loads(line)["level"] == "WARNING"
+        assert json.loads(line)["time"] == "1970-01-01T00:00:01.250Z"
     else:
         assert line.endswith("WARNING stream.consumer: dead letter x")
