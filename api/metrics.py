@@ -61,6 +61,11 @@ class Metrics:
             ["version"],
             multiprocess_mode="livemax",
         )
+        self.connections = Gauge(
+            "streamrec_http_open_connections",
+            "Client connections a worker holds open (api.balance spreads them evenly)",
+            multiprocess_mode="liveall",
+        )
         self._served: str | None = None
         self._lock = threading.Lock()
         # Labelled children by label values: ``labels()`` validates and locks on every call.
@@ -97,6 +102,10 @@ class Metrics:
             if version is not None:
                 self.model.labels(version).set(1)
             self._served = version
+
+    def observe_connections(self, count: int) -> None:
+        """Note how many client connections this worker holds open."""
+        self.connections.set(count)
 
 
 _metrics: Metrics | None = None

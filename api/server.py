@@ -1,4 +1,5 @@
-"""Run the API under gunicorn (gthread workers, one CPU each), configured from Settings.
+"""Run the API under gunicorn (gthread workers, one CPU each, taking turns to accept), configured
+from Settings.
 
 The app is preloaded: gunicorn's master creates it and loads the model and catalogue before it
 forks, so the workers share those pages and none pays the first load on a request. Connections
@@ -26,6 +27,9 @@ from api.backends import EXTENSION_KEY, backends
 from api.metrics import enable_multiprocess, mark_worker_dead
 from ingest.settings import Settings
 
+# gthread taking turns to accept (api.balance); named, not imported: gunicorn's master loads it
+BALANCED_WORKER = "api.balance.BalancedThreadWorker"
+
 log = logging.getLogger(__name__)
 
 
@@ -36,7 +40,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{host}:{settings.api_port}",
         "workers": settings.api_workers,
-        "worker_class": "gthread",
+        "worker_class": BALANCED_WORKER if settings.api_balance_connections else "gthread",
         "threads": settings.api_threads,
         "preload_app": True,
         "keepalive": 5,

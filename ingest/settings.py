@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(default=1000, ge=1, le=100_000)
     api_threads: int = Field(default=4, ge=1, le=256)
     api_pin_workers: bool = True  # one CPU per gunicorn worker (api.affinity)
+    api_balance_connections: bool = True  # workers take turns accepting (api.balance)
     admin_api_key: SecretStr | None = Field(default=None, min_length=16)
     # Comma-separated origins allowed to call the API from a browser ("*" for any).
     cors_origins: str = Field(default="", pattern=r"^(\*|https?://[^\s,/]+(,https?://[^\s,/]+)*)?$")

@@ -49,6 +49,7 @@ N_ITEMS, N_FACTORS, N_USERS, EVENTS_PER_USER = 20_000, 64, 2_000, 30
 TARGET_RUNS = 3  # the target rate is run this many times: one 10 s run is one draw of the noise
 API_RATES = (250, 500) + (TARGET_RATE,) * TARGET_RUNS + (0,)  # 0: closed loop (capacity)
 UNPINNED_RATES = (TARGET_RATE, 0)  # the same API with its workers free to move between CPUs
+UNBALANCED_RATES = (TARGET_RATE,) * TARGET_RUNS  # the same API, the kernel spreading connections
 BARE_RATES = (1500, 2000, 0)
 SWEEP = ((2, 1), (2, 2), (2, 4), (3, 2), (4, 1), (4, 2))
 
@@ -218,9 +219,12 @@ def report(
     api_runs = measure(base, False, paths, API_RATES, seconds, log)
     unpinned = base.model_copy(update={"api_pin_workers": False})
     unpinned_runs = measure(unpinned, False, paths, UNPINNED_RATES, seconds, log)
+    unbalanced = base.model_copy(update={"api_balance_connections": False})
+    unbalanced_runs = measure(unbalanced, False, paths, UNBALANCED_RATES, seconds, log)
     bare_runs = measure(base, True, paths, BARE_RATES, seconds, log)
     rows = [run.row(f"API ({config})") for run in api_runs]
     rows += [run.row(f"API ({config}), workers not pinned") for run in unpinned_runs]
+    rows += [run.row(f"API ({config}), connections not balanced") for run in unbalanced_runs]
     rows += [run.row(f"bare Flask ({config})") for run in bare_runs]
     targets = [run for run in api_runs if run.rate == TARGET_RATE]
     met = sum(run.meets_target() for run in targets)
@@ -230,6 +234,7 @@ def report(
     )
     unpinned_target = next(run for run in unpinned_runs if run.rate == TARGET_RATE)
     unpinned_verdict = "met" if unpinned_target.meets_target() else "not met"
+    unbalanced_met = sum(run.meets_target() for run in unbalanced_runs)
     capacity, ceiling = (runs[-1].achieved for runs in (api_runs, bare_runs))
     text = (
         f"{N_ITEMS:,} items x {N_FACTORS} factors, {N_USERS:,} users x {EVENTS_PER_USER} events in "
@@ -238,7 +243,11 @@ def report(
         "load generator on the same machine. JSON access log and metrics on. Each gunicorn "
         "worker runs on a CPU of its own (`STREAMREC_API_PIN_WORKERS`, the default); the rows "
         f"'workers not pinned' are the same server without it (target {unpinned_verdict} "
-        "there). `degraded`: "
+        "there). The workers take turns accepting connections (`STREAMREC_API_BALANCE_CONNECTIONS`"
+        ", the default), so that the load generator's connections, opened anew for each row, "
+        "split evenly between them; 'connections not balanced' is the same server leaving that "
+        f"to the kernel (target met in {unbalanced_met} of {len(unbalanced_runs)} runs there). "
+        "`degraded`: "
         "answers given without Redis after a Redis timeout (cheaper; they do not count towards "
         "the target). `server CPU ms/answer`: CPU time (user + system) of the gunicorn master "
         "and workers over the row, per answer, which other work on the machine changes little. "

@@ -153,3 +153,93 @@ def test_each_worker_runs_on_a_cpu_of_its_own(server: tuple[str, Path]) -> None:
     replacement = next(pid for pid in _pinned_workers(log) if pid not in pinned)
     assert _pinned_workers(log)[replacement] == freed
     assert os.sched_getaffinity(replacement) == {freed}
+
+
+def _worker_pids(log: Path) -> list[int]:
+    return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log.read_text())]
+
+
+def _established(pid: int, port: int) -> int:
+    """Count the TCP connections process ``pid`` holds established on its local ``port``."""
+    inodes = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for line in table.read_text().splitlines()[1:] if table.exists() else []:
+            fields = line.split()  # sl, local address, remote address, state, ..., inode
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd) in inodes
+        except OSError:  # closed meanwhile
+            continue
+    return count
+
+
+def _connect_and_ask(port: int) -> socket.socket:
+    """Open a keep-alive connection and have one request on it answered (so it was accepted)."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(b"GET /healthz HTTP/1.1\r\nHost: e2e\r\n\r\n")
+    return _answered(client)
+
+
+def _answered(client: socket.socket) -> socket.socket:
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = client.recv(65536)
+        assert chunk, "the server closed the connection"
+        answer += chunk
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += client.recv(65536)
+    return client
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
+def test_keep_alive_connections_are_shared_evenly_between_workers(
+    server: tuple[str, Path],
+) -> None:
+    base, log = server
+    port = int(base.rsplit(":", 1)[1])
+    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
+    workers = _worker_pids(log)
+    # Opened at once, as a client's connection pool does; the kernel queues them all, and
+    # without turns one worker often took most of them (32/0, 9/23, 12/20 ...: api.balance).
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
+    try:
+        for client in clients:
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: e2e\r\n\r\n")
+        for client in clients:
+            _answered(client)
+        split = {pid: _established(pid, port) for pid in workers}
+        assert sum(split.values()) == 32 and max(split.values()) - min(split.values()) <= 2, split
+        # Each worker reports its share (the /metrics request's own connection adds one).
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        found = re.findall(r'streamrec_http_open_connections\{pid="(\d+)"\} (\S+)', metrics)
+        gauges = {int(pid): float(value) for pid, value in found}
+        assert set(workers) <= set(gauges) and sum(gauges.values()) == 33, (gauges, split)
+        assert all(split[pid] <= gauges[pid] <= split[pid] + 1 for pid in workers)  # (master: 0)
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
+def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Path]) -> None:
+    base, log = server
+    port = int(base.rsplit(":", 1)[1])
+    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
+    running, stopped = _worker_pids(log)
+    clients = [_connect_and_ask(port), _connect_and_ask(port)]
+    assert (_established(running, port), _established(stopped, port)) == (1, 1)
+    os.kill(stopped, signal.SIGSTOP)  # it will accept nothing, and shows fewer connections
+    try:
+        for _ in range(3):  # the running worker steps aside, then takes each one after all
+            clients.append(_connect_and_ask(port))
+        assert (_established(running, port), _established(stopped, port)) == (4, 1)
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+        for client in clients:
+            client.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from gunicorn.workers.gthread import ThreadWorker
 from kafka.errors import KafkaTimeoutError
 
 from api import create_app
@@ -18,7 +19,7 @@ from api.affinity import assign_cpu, pin_worker
 from api.backends import Lazy, PerThread, backends
 from api.metrics import enable_multiprocess
 from api.probes import KafkaProbe
-from api.server import StreamrecGunicorn, gunicorn_options, preload
+from api.server import BALANCED_WORKER, StreamrecGunicorn, gunicorn_options, preload
 from ingest.errors import Unavailable
 from ingest.settings import Settings
 from recommender.artifacts import save_model
@@ -147,7 +148,8 @@ def test_kafka_probe_fails_fast_when_nothing_listens() -> None:
 def test_gunicorn_options_follow_the_settings() -> None:
     options = gunicorn_options(Settings(api_host="0.0.0.0", api_port=8081, api_workers=3))
     assert options["bind"] == "0.0.0.0:8081"
-    assert (options["workers"], options["worker_class"], options["threads"]) == (3, "gthread", 4)
+    assert (options["workers"], options["threads"]) == (3, 4)
+    assert options["worker_class"] == BALANCED_WORKER  # gthread taking turns (api.balance)
     assert (options["timeout"], options["graceful_timeout"], options["accesslog"]) == (30, 10, None)
     assert options["preload_app"] is True
     assert callable(options["child_exit"]) and callable(options["worker_exit"])
@@ -156,7 +158,8 @@ def test_gunicorn_options_follow_the_settings() -> None:
 
 def test_gunicorn_application_creates_the_app_per_worker(settings: Settings) -> None:
     server = StreamrecGunicorn(settings, gunicorn_options(settings))
-    assert server.cfg.worker_class_str == "gthread"
+    assert server.cfg.worker_class_str == BALANCED_WORKER
+    assert issubclass(server.cfg.worker_class, ThreadWorker)
     assert server.cfg.threads == 4
     assert isinstance(server.load(), Flask)
 
@@ -170,7 +173,7 @@ def test_gunicorn_conf_reads_the_environment(
     monkeypatch.setenv("STREAMREC_METRICS_DIR", str(tmp_path))
     conf = importlib.reload(importlib.import_module("api.gunicorn_conf"))
     assert conf.bind == "127.0.0.1:8123"
-    assert conf.worker_class == "gthread" and conf.preload_app is True
+    assert conf.worker_class == BALANCED_WORKER and conf.preload_app is True
     assert (conf.pre_fork, conf.post_fork) == (assign_cpu, pin_worker)  # one CPU per worker
     assert set(shared) == {tmp_path}  # the workers' metrics go to the configured directory
 
