@@ -14,9 +14,10 @@ Here the workers take turns instead. Each keeps its number of open connections o
 shared memory (created in the master, inherited by every worker). When a connection is waiting,
 a worker accepts it unless another live worker holds fewer connections; otherwise it stops
 watching the listening socket for ``STEP_ASIDE_SECONDS`` so that the less loaded worker takes
-it. A connection nobody took within ``PATIENCE_SECONDS`` (the other worker is stuck, stopped or
-has not noticed) is accepted anyway: a client never waits longer than that for balance. The
-same six tries gave 16/16 each time, and all met the load target. A worker also reports its
+it. A worker that has kept stepping aside for ``PATIENCE_SECONDS`` (the other worker is
+stuck, stopped or slow to notice) accepts the next connection anyway: balance never keeps a
+client waiting longer than about that. A stopping worker withdraws from the board. The same six
+tries gave 16/16 each time. A worker also reports its
 connections as the gauge ``streamrec_http_open_connections`` (per worker pid) on ``/metrics``.
 """
 
@@ -33,8 +34,8 @@ from gunicorn.workers.gthread import ThreadWorker
 from api.metrics import get_metrics
 
 SLOTS = 128  # workers on the board at once (settings allow 64, plus replacements of dead ones)
-STEP_ASIDE_SECONDS = 0.002  # how long a worker with more connections leaves the listener alone
-PATIENCE_SECONDS = 0.05  # a connection still waiting after this is accepted by whoever sees it
+STEP_ASIDE_SECONDS = 0.0005  # how long a worker with more connections leaves the listener alone
+PATIENCE_SECONDS = 0.05  # a worker stepping aside this long accepts the next connection anyway
 STOPPING = 2**62  # the count a stopping worker shows: nobody steps aside for it
 
 
@@ -111,7 +112,7 @@ class BalancedThreadWorker(ThreadWorker):
     _slot: int | None = None
     _published = -1
     _aside_until = 0.0  # monotonic time until which this worker leaves the listener alone
-    _waiting_since: float | None = None  # when it first stepped aside for the waiting connection
+    _waiting_since: float | None = None  # when it began stepping aside (one wait, gaps < patience)
 
     def init_process(self) -> None:
         """Take a slot on the board, then run the worker (gunicorn calls this after the fork)."""
@@ -128,8 +129,8 @@ class BalancedThreadWorker(ThreadWorker):
         """Accept the waiting connection if it is this worker's turn (or it waited too long)."""
         if self._slot is not None:
             now = time.monotonic()
-            if self._waiting_since is None or now - self._aside_until > STEP_ASIDE_SECONDS:
-                self._waiting_since = now  # not the connection it stepped aside for: a new one
+            if self._waiting_since is None or now - self._aside_until > PATIENCE_SECONDS:
+                self._waiting_since = now  # it had not stepped aside lately: a new wait begins
             patient = now - self._waiting_since < PATIENCE_SECONDS
             if patient and BOARD.fewer_elsewhere(self._slot, self.nr_conns):
                 self._aside_until = now + STEP_ASIDE_SECONDS

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -237,7 +238,9 @@ def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Pa
     os.kill(stopped, signal.SIGSTOP)  # it will accept nothing, and shows fewer connections
     try:
         for _ in range(3):  # the running worker steps aside, then takes each one after all
+            started = time.monotonic()
             clients.append(_connect_and_ask(port))
+            assert time.monotonic() - started < 2  # 50 ms of patience, not a keep-alive expiry
         assert (_established(running, port), _established(stopped, port)) == (4, 1)
     finally:
         os.kill(stopped, signal.SIGCONT)
