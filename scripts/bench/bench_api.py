@@ -19,6 +19,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -34,7 +35,14 @@ from loadgen import (  # noqa: E402
     Run,
     fixed_rate,
 )
-from processes import free_port, own_redis, stop_server, tree_cpu_seconds  # noqa: E402
+from processes import (  # noqa: E402
+    child_pids,
+    established_connections,
+    free_port,
+    own_redis,
+    stop_server,
+    tree_cpu_seconds,
+)
 from report import median, percentile, write_section  # noqa: E402
 
 from ingest.schema import WatchEvent  # noqa: E402
@@ -145,12 +153,24 @@ def measure(settings: Settings, bare: bool, paths: list[str], rates: tuple[int, 
     try:
         fixed_rate(settings.api_port, paths, 300, 2.0)  # warm-up: connections, caches, model
         runs = []
+        workers = child_pids(process.pid)
         for rate in rates:
+            # Which worker holds the load generator's connections (opened anew for each row),
+            # looked at once in the middle of the row: the split decides the latency.
+            split: list[int] = []
+
+            def look_at(into: list[int] = split) -> None:
+                into.extend(established_connections(workers, settings.api_port))
+
+            look = threading.Timer(seconds / 2, look_at)
             cpu = tree_cpu_seconds(process.pid)
+            look.start()
             run = fixed_rate(settings.api_port, paths, rate, seconds)
+            look.join()
             answers = max(len(run.latencies_ms), 1)
             cpu_ms = (tree_cpu_seconds(process.pid) - cpu) * 1000 / answers
-            runs.append(dataclasses.replace(run, server_cpu_ms=cpu_ms))
+            shares = "/".join(str(n) for n in sorted(split, reverse=True))
+            runs.append(dataclasses.replace(run, server_cpu_ms=cpu_ms, connections=shares))
         return runs
     finally:
         stop_server(process)
@@ -207,7 +227,8 @@ def cpu_bound(api: Run, bare: Run) -> str:
 
 HEAD = (
     "| server | target req/s | achieved req/s | p50 ms | p95 ms | p99 ms | server CPU ms/answer "
-    "| errors | degraded | load |\n|---|---|---|---|---|---|---|---|---|---|\n"
+    "| errors | degraded | connections per worker | load |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
 

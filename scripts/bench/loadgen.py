@@ -32,6 +32,7 @@ class Run:
     latencies_ms: list[float]
     load: float  # 1-minute load average at the end of the run (the machine is shared)
     server_cpu_ms: float = 0.0  # CPU time of the server's processes per answer (set by caller)
+    connections: str = ""  # how the connections were split between the workers (set by caller)
 
     @property
     def achieved(self) -> float:
@@ -45,7 +46,7 @@ class Run:
         rate = str(self.rate) if self.rate else "max (closed loop)"
         cells = [name, rate, f"{got:.0f}", f"{p50:.2f}", f"{p95:.2f}", f"{p99:.2f}"]
         cells += [f"{self.server_cpu_ms:.2f}", str(self.errors), str(self.degraded)]
-        cells.append(f"{self.load:.1f}")
+        cells += [self.connections or "-", f"{self.load:.1f}"]
         return "| " + " | ".join(cells) + " |"
 
     def meets_target(self) -> bool:

@@ -58,6 +58,43 @@ def own_redis() -> Iterator[str | None]:
         process.wait(10)
 
 
+def child_pids(pid: int) -> list[int]:
+    """Return the pids of ``pid``'s live children (a gunicorn master's workers)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                if entry.isdigit() and int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(entry))
+        except OSError:  # not a process, or it ended meanwhile
+            continue
+    return sorted(children)
+
+
+def established_connections(pids: list[int], port: int) -> list[int]:
+    """Return how many TCP connections each process holds established on its local ``port``."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as rows:
+                for row in list(rows)[1:]:
+                    fields = row.split()  # sl, local address, remote address, state, ..., inode
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        sockets.add(f"socket:[{fields[9]}]")
+        except OSError:  # no IPv6 here
+            continue
+    counts = []
+    for pid in pids:
+        held = 0
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                held += os.readlink(f"/proc/{pid}/fd/{fd}") in sockets
+            except OSError:  # closed meanwhile
+                continue
+        counts.append(held)
+    return counts
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) used so far by ``pid`` and its live descendants."""
     parents: dict[int, int] = {}

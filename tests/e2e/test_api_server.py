@@ -23,6 +23,7 @@ from ingest.settings import load_settings
 from recommender.artifacts import save_model
 from recommender.matrix import build_user_items
 from recommender.train import train_model
+from scripts.bench.processes import established_connections
 from tests.processes import settings_env, streamrec_process, wait_for
 from tests.unit.conftest import tiny_store
 
@@ -162,19 +163,7 @@ def _worker_pids(log: Path) -> list[int]:
 
 def _established(pid: int, port: int) -> int:
     """Count the TCP connections process ``pid`` holds established on its local ``port``."""
-    inodes = set()
-    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
-        for line in table.read_text().splitlines()[1:] if table.exists() else []:
-            fields = line.split()  # sl, local address, remote address, state, ..., inode
-            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(f"socket:[{fields[9]}]")
-    count = 0
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            count += os.readlink(fd) in inodes
-        except OSError:  # closed meanwhile
-            continue
-    return count
+    return established_connections([pid], port)[0]
 
 
 def _connect_and_ask(port: int) -> socket.socket:
