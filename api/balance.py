@@ -17,8 +17,8 @@ watching the listening socket for ``STEP_ASIDE_SECONDS`` so that the less loaded
 it. A worker that has kept stepping aside for ``PATIENCE_SECONDS`` (the other worker is
 stuck, stopped or slow to notice) accepts the next connection anyway: balance never keeps a
 client waiting longer than about that. A stopping worker withdraws from the board. The same six
-tries gave 16/16 each time. A worker also reports its
-connections as the gauge ``streamrec_http_open_connections`` (per worker pid) on ``/metrics``.
+tries gave 16/16 each time. A worker also reports its connections as the gauge
+``streamrec_http_open_connections`` (per worker pid) on ``/metrics``.
 """
 
 from __future__ import annotations
