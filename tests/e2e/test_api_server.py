@@ -1,6 +1,7 @@
 """The API as a real gunicorn server (2 workers, preloaded model): request ids, JSON access logs,
-metrics added up across workers, the admin key, one CPU per worker, and a short locust run of
-mixed traffic."""
+metrics added up across workers, the admin key, one CPU per worker, connections shared evenly
+between the workers (also when one is stopped, and after a graceful reload), and a short locust
+run of mixed traffic."""
 
 from __future__ import annotations
 
@@ -233,5 +234,25 @@ def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Pa
         assert (_established(running, port), _established(stopped, port)) == (4, 1)
     finally:
         os.kill(stopped, signal.SIGCONT)
+        for client in clients:
+            client.close()
+
+
+def test_a_graceful_reload_shares_new_connections_between_the_new_workers(
+    server: tuple[str, Path],
+) -> None:
+    base, log = server
+    port = int(base.rsplit(":", 1)[1])
+    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
+    old = _worker_pids(log)
+    master = int(Path(f"/proc/{old[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(master, signal.SIGHUP)  # new workers, then the old ones stop gracefully
+    wait_for(lambda: len(_worker_pids(log)) == 4, 60, "two new workers", log)
+    new = _worker_pids(log)[2:]
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old), 30, "old gone", log)
+    clients = [_connect_and_ask(port) for _ in range(8)]
+    try:
+        assert [_established(pid, port) for pid in new] == [4, 4]  # their slots, fresh counts
+    finally:
         for client in clients:
             client.close()
