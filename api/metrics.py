@@ -1,4 +1,5 @@
-"""Prometheus metrics: latency per route, answers per status, the model served, service time.
+"""Prometheus metrics: latency per route, answers per status, the model served, service time,
+open connections per worker.
 
 Under gunicorn each worker is a process: ``enable_multiprocess`` (called by ``api.server``
 before any worker starts) makes every process write its samples to files in one directory,
