@@ -58,17 +58,25 @@ def own_redis() -> Iterator[str | None]:
         process.wait(10)
 
 
-def child_pids(pid: int) -> list[int]:
-    """Return the pids of ``pid``'s live children (a gunicorn master's workers)."""
-    children = []
+def _process_table() -> dict[int, tuple[int, float]]:
+    """Return {pid: (parent pid, CPU seconds used so far)} of every live process."""
+    table = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
             with open(f"/proc/{entry}/stat") as stat:
-                if entry.isdigit() and int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    children.append(int(entry))
-        except OSError:  # not a process, or it ended meanwhile
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
             continue
-    return sorted(children)
+        table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+def child_pids(pid: int) -> list[int]:
+    """Return the pids of ``pid``'s live children (a gunicorn master's workers)."""
+    return sorted(child for child, (parent, _) in _process_table().items() if parent == pid)
 
 
 def established_connections(pids: list[int], port: int) -> list[int]:
@@ -97,23 +105,11 @@ def established_connections(pids: list[int], port: int) -> list[int]:
 
 def tree_cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) used so far by ``pid`` and its live descendants."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    tick = os.sysconf("SC_CLK_TCK")
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    table = _process_table()
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
-        children = [child for child, ppid in parents.items() if ppid == parent]
+        children = [child for child, (ppid, _) in table.items() if ppid == parent]
         tree.update(children)
         frontier.extend(children)
-    return sum(times.get(member, 0.0) for member in tree)
+    return sum(table[member][1] for member in tree if member in table)

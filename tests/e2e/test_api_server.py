@@ -162,6 +162,13 @@ def _worker_pids(log: Path) -> list[int]:
     return [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log.read_text())]
 
 
+def _booted(server: tuple[str, Path]) -> tuple[int, list[int]]:
+    """Wait until both workers of ``server`` booted; return its port and their pids."""
+    base, log = server
+    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
+    return int(base.rsplit(":", 1)[1]), _worker_pids(log)
+
+
 def _established(pid: int, port: int) -> int:
     """Count the TCP connections process ``pid`` holds established on its local ``port``."""
     return established_connections([pid], port)[0]
@@ -192,10 +199,8 @@ def _answered(client: socket.socket) -> socket.socket:
 def test_keep_alive_connections_are_shared_evenly_between_workers(
     server: tuple[str, Path],
 ) -> None:
-    base, log = server
-    port = int(base.rsplit(":", 1)[1])
-    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
-    workers = _worker_pids(log)
+    base, _ = server
+    port, workers = _booted(server)
     # Opened at once, as a client's connection pool does; the kernel queues them all, and
     # without turns one worker often took most of them (32/0, 9/23, 12/20 ...: api.balance).
     clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(32)]
@@ -219,10 +224,7 @@ def test_keep_alive_connections_are_shared_evenly_between_workers(
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
 def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Path]) -> None:
-    base, log = server
-    port = int(base.rsplit(":", 1)[1])
-    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
-    running, stopped = _worker_pids(log)
+    port, (running, stopped) = _booted(server)
     clients = [_connect_and_ask(port), _connect_and_ask(port)]
     assert (_established(running, port), _established(stopped, port)) == (1, 1)
     os.kill(stopped, signal.SIGSTOP)  # it will accept nothing, and shows fewer connections
@@ -238,14 +240,13 @@ def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Pa
             client.close()
 
 
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
 def test_a_graceful_reload_shares_new_connections_between_the_new_workers(
     server: tuple[str, Path],
 ) -> None:
-    base, log = server
-    port = int(base.rsplit(":", 1)[1])
-    wait_for(lambda: len(_worker_pids(log)) == 2, 30, "both workers booted", log)
-    old = _worker_pids(log)
-    master = int(Path(f"/proc/{old[0]}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    _, log = server
+    port, old = _booted(server)
+    master = int(re.findall(r"Listening at: \S+ \((\d+)\)", log.read_text())[0])
     os.kill(master, signal.SIGHUP)  # new workers, then the old ones stop gracefully
     wait_for(lambda: len(_worker_pids(log)) == 4, 60, "two new workers", log)
     new = _worker_pids(log)[2:]
