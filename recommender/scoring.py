@@ -132,27 +132,38 @@ def _find_candidates(
     banned: npt.NDArray[np.bool_],
     k: int,
 ) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled; tested through QuantizedScorer
-    """Return the rows whose score can reach the k-th best lower bound (see module doc)."""
+    """Return the rows whose score can reach the k-th best lower bound (see module doc).
+
+    One pass over the rows. The k-th largest lower bound so far (the heap's root) only grows,
+    so it never exceeds the final one, ``cut``: a row whose upper bound reaches ``cut`` also
+    reached the root when it was visited. The pass keeps those (typically a few times k) and
+    filters them by ``cut`` at the end, instead of two more passes over every row.
+    """
     n_rows, n_factors = codes.shape
-    approximate = np.empty(n_rows, dtype=np.float32)
-    for row in range(n_rows):  # the dot products alone, so that the compiler vectorises them
-        total = np.float32(0.0)
-        for column in range(n_factors):
-            total += np.float32(codes[row, column]) * vector[column]
-        approximate[row] = total * scales[row] + bias[row]
     heap = np.full(k, -np.inf, dtype=np.float32)  # min-heap of the k largest lower bounds
-    for row in range(n_rows):
-        lower = approximate[row] - bounds[row] * norm
-        if lower > heap[0] and not banned[row]:
-            _replace_smallest(heap, lower)
-    cut = heap[0]
+    kept = np.empty(n_rows, dtype=np.int64)
+    upper = np.empty(n_rows, dtype=np.float32)
     found = 0
-    rows = np.empty(n_rows, dtype=np.int64)
     for row in range(n_rows):
-        if approximate[row] + bounds[row] * norm >= cut and not banned[row]:
-            rows[found] = row
+        total = np.float32(0.0)
+        for column in range(n_factors):  # vectorised by the compiler
+            total += np.float32(codes[row, column]) * vector[column]
+        approximate = total * scales[row] + bias[row]
+        margin = bounds[row] * norm
+        if approximate + margin >= heap[0] and not banned[row]:
+            kept[found] = row
+            upper[found] = approximate + margin
             found += 1
-    return rows[:found]
+            if approximate - margin > heap[0]:
+                _replace_smallest(heap, approximate - margin)
+    cut = heap[0]
+    rows = np.empty(found, dtype=np.int64)
+    count = 0
+    for position in range(found):
+        if upper[position] >= cut:
+            rows[count] = kept[position]
+            count += 1
+    return rows[:count]
 
 
 def _replace_in_heap(heap: npt.NDArray[np.float32], value: np.float32) -> None:

@@ -134,3 +134,21 @@ def test_the_first_pass_leaves_only_a_few_candidates() -> None:
         10,
     )
     assert 10 <= len(rows) <= 100
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_exact_whatever_order_the_scores_come_in(ascending: bool) -> None:
+    # The pass keeps rows against the k-th lower bound *so far*: with scores rising along the
+    # rows it keeps nearly all of them, with scores falling only the first few; the answer is
+    # the exact one either way.
+    rng = np.random.default_rng(3)
+    n, f, k = 2_000, 16, 7
+    vector = rng.standard_normal(f).astype(np.float32)
+    factors = rng.standard_normal((n, f)).astype(np.float32)
+    order = np.argsort(factors.astype(np.float64) @ vector.astype(np.float64))
+    factors = factors[order if ascending else order[::-1]]
+    ids = ids_for(n)
+    banned = np.zeros(n, dtype=bool)
+    banned[[0, n - 1, n // 2]] = True
+    got = QuantizedScorer(factors, ids).top(vector, k, banned, 3)
+    assert [row for row, _ in got] == exact(factors, ids, vector, k, banned)
