@@ -17,6 +17,12 @@ from recommender.scoring import QuantizedScorer
 Scored = list[tuple[str, float]]
 Explained = list[tuple[str, float, list[str]]]
 
+# From this many items in a history, looking them up with numpy (a C-level pass for each step)
+# beats a Python loop over them; below it the loop's fixed cost is lower. In-process, after a
+# scoring pass has cycled the CPU caches (ms, loop vs numpy): 10 items 0.020 vs 0.028, 50 items
+# 0.039 vs 0.037, 200 items 0.098 vs 0.070.
+VECTORISED_HISTORY_MIN_ITEMS = 64
+
 
 class Model:
     """Item factors of a trained ALS model; immutable once built (arrays are read-only)."""
@@ -128,8 +134,9 @@ class Model:
     def _history(
         self, user_items: dict[str, float]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        # One pass, one dict lookup per item: this runs on every request (measured faster than
-        # numpy's fromiter and masks for the usual tens of items).
+        if len(user_items) >= VECTORISED_HISTORY_MIN_ITEMS:
+            return self._history_vectorised(user_items)
+        # One pass, one dict lookup per item: this runs on every request.
         get = self._item_index.get
         indices: list[int] = []
         weights: list[float] = []
@@ -144,6 +151,20 @@ class Model:
         found = np.array(indices, dtype=np.int64)
         order = np.argsort(found)  # model item order: the same answer whatever the dict order
         return found[order], np.array(weights, dtype=np.float64)[order]
+
+    def _history_vectorised(
+        self, user_items: dict[str, float]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        # The same as the loop, a C-level pass for each step: ids unknown to the model look up
+        # as None, which a float array holds as NaN.
+        rows = np.array(list(map(self._item_index.get, user_items)), dtype=np.float64)
+        weights = np.fromiter(user_items.values(), dtype=np.float64, count=len(user_items))
+        usable = (weights > 0) & (weights < math.inf) & (rows == rows)  # NaN != NaN
+        if not usable.any():
+            return None
+        found = rows[usable].astype(np.int64)
+        order = np.argsort(found)
+        return found[order], weights[usable][order]
 
     def recommend(
         self,

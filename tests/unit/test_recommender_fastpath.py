@@ -7,7 +7,7 @@ import pytest
 
 from recommender.explain import als_contributions, history_reasons, top_reasons
 from recommender.foldin import COMPILED_UPDATE_MAX_ITEMS, AlsFoldIn, gramian
-from recommender.model import Model
+from recommender.model import VECTORISED_HISTORY_MIN_ITEMS, Model
 
 
 def random_factors(n_items: int = 300, n_factors: int = 16, seed: int = 5) -> np.ndarray:
@@ -126,6 +126,34 @@ def test_non_finite_and_non_positive_weights_are_not_folded_in() -> None:
 
     assert vector is not None
     np.testing.assert_array_equal(vector, model.user_vector(clean))
+
+
+def test_long_histories_are_looked_up_as_the_short_ones() -> None:
+    # From VECTORISED_HISTORY_MIN_ITEMS items numpy looks the history up; it must take and skip
+    # exactly the items the loop does (unknown ids, non-finite and non-positive weights).
+    model = model_of(random_factors())
+    rng = np.random.default_rng(9)
+    odd = [float("nan"), float("inf"), -float("inf"), 0.0, -1.0]
+    history = {f"i{n:04d}": float(rng.uniform(0.5, 4)) for n in rng.permutation(300)[:90]}
+    history.update({f"i{n:04d}": odd[n % 5] for n in range(200, 210)})
+    history.update({f"new-{n}": 2.0 for n in range(5)})
+    assert len(history) >= VECTORISED_HISTORY_MIN_ITEMS
+    expected = np.array(
+        sorted(int(i[1:]) for i, w in history.items() if i[0] == "i" and 0 < w < np.inf)
+    )
+
+    found = model._history(history)
+    items = list(history.items())
+    short = [model._history(dict(items[n : n + 20])) for n in range(0, len(items), 20)]
+
+    assert found is not None
+    indices, weights = found
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(weights, [history[f"i{n:04d}"] for n in expected])
+    looped = np.concatenate([part[0] for part in short if part is not None])
+    np.testing.assert_array_equal(np.sort(looped), expected)
+    assert model._history({f"new-{n}": 1.0 for n in range(70)}) is None
+    assert model._history({f"i{n:04d}": -1.0 for n in range(70)}) is None
 
 
 def test_allowed_and_exclude_together_limit_the_candidates() -> None:
