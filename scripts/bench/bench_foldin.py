@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -28,6 +29,7 @@ HISTORY_SIZES = (10, 50, 200)
 REQUESTS = 400
 BLOCK = 25  # requests each side answers in a row
 REGULARIZATION, ALPHA = 0.05, 2.0
+TARGET_MS, TARGET_SPEEDUP = 0.3, 10.0  # issue 3: model time median, and against implicit
 
 
 def build(seed: int = 7) -> tuple[Model, AlternatingLeastSquares]:
@@ -86,7 +88,17 @@ def time_implicit(als: AlternatingLeastSquares, history: np.ndarray) -> Timing:
     )
 
 
-def measure(model: Model, als: AlternatingLeastSquares, blas_threads: int) -> list[str]:
+class Row(NamedTuple):
+    """One history size at one BLAS thread count: the table line and the medians it shows."""
+
+    line: str
+    blas_threads: int
+    history: int
+    ours_ms: float
+    speedup: float  # implicit's median wall time over ours
+
+
+def measure(model: Model, als: AlternatingLeastSquares, blas_threads: int) -> list[Row]:
     """Return one table row per history size, both sides with the same BLAS threads."""
     rows = []
     with threadpool_limits(limits=blas_threads, user_api="blas"):
@@ -115,8 +127,41 @@ def measure(model: Model, als: AlternatingLeastSquares, blas_threads: int) -> li
             cells = [blas_threads, size, f"{m:.3f}", f"{percentile([t[0] for t in ours], 99):.3f}"]
             cells += [f"{cm:.3f}", f"{em:.3f}", f"{tm:.3f}", f"{tcm:.3f}"]
             cells += [f"{tm / m:.1f}x", f"{tcm / cm:.1f}x" if cm else "-", f"{load:.1f}"]
-            rows.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+            line = "| " + " | ".join(str(cell) for cell in cells) + " |"
+            rows.append(Row(line, blas_threads, size, m, tm / m))
     return rows
+
+
+def verdict(rows: list[Row]) -> str:
+    """Say, per target of issue 3, in which rows it is met and in which not."""
+
+    def where(chosen: list[Row], speedup: bool) -> str:
+        groups = []
+        for threads in sorted({row.blas_threads for row in chosen}):
+            sizes = [
+                f"{row.history}" + (f" ({row.speedup:.1f}x)" if speedup else "")
+                for row in chosen
+                if row.blas_threads == threads
+            ]
+            groups.append(f"{', '.join(sizes)} items at {threads} BLAS thread(s)")
+        return "; ".join(groups)
+
+    def target(name: str, ok: Callable[[Row], bool], speedup: bool) -> str:
+        good = [row for row in rows if ok(row)]
+        bad = [row for row in rows if not ok(row)]
+        if not bad:
+            return f"{name} **met** in every row"
+        if not good:
+            return f"{name} **NOT met** in any row ({where(bad, speedup)})"
+        return f"{name} met at {where(good, speedup)}; **NOT met** at {where(bad, speedup)}"
+
+    latency = target(f"≤ {TARGET_MS} ms median", lambda r: r.ours_ms <= TARGET_MS, False)
+    ratio = target(
+        f"≥ {TARGET_SPEEDUP:.0f}x faster than implicit",
+        lambda r: r.speedup >= TARGET_SPEEDUP,
+        True,
+    )
+    return f"Targets (issue 3): {latency}. {ratio}."
 
 
 def scan_times(model: Model) -> tuple[float, float]:
@@ -137,7 +182,8 @@ def main() -> None:
     """Measure both at several history sizes and write the BENCHMARKS.md section."""
     model, als = build()
     load_before = os.getloadavg()[0]
-    table = "\n".join(measure(model, als, 1) + measure(model, als, 2))
+    rows = measure(model, als, 1) + measure(model, als, 2)
+    table = "\n".join(row.line for row in rows)
     product_ms, scan_ms = scan_times(model)
     load_after = os.getloadavg()[0]
     write_section(
@@ -165,6 +211,8 @@ same-run ratios are what to compare.
 | speed-up (CPU) | load |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {table}
+
+{verdict(rows)}
 
 Where the time goes, same run, one BLAS thread, medians: the float32 product of all
 {N_ITEMS:,} x {FACTORS} item factors (5 MB) with a user vector, what scoring every item used to
