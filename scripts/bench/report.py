@@ -55,17 +55,27 @@ def machine() -> str:
 
 
 def git_revision() -> str:
-    """Return the short git revision (with -dirty) of the code measured."""
-    try:
+    """Return the short git revision of the code, "-dirty" if it has changes.
+
+    BENCHMARKS.md does not count: the benchmarks write it, and a run of several would otherwise
+    call every section after the first dirty.
+    """
+
+    def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=BENCHMARKS_MD.parent,
+            ["git", *args], capture_output=True, text=True, check=True, cwd=BENCHMARKS_MD.parent
         ).stdout.strip()
+
+    try:
+        changed = git("status", "--porcelain", "--", ".", f":(exclude){BENCHMARKS_MD.name}")
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+# Taken when a benchmark starts, so that a section names the code that ran, even if the tree
+# changes before the benchmark writes it.
+REVISION = git_revision()
 
 
 def write_section(name: str, title: str, body: str) -> None:
@@ -73,7 +83,7 @@ def write_section(name: str, title: str, body: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"Measured {stamp} at `{git_revision()}` on: {machine()}.\n\n{body.strip()}\n"
+        f"Measured {stamp} at `{REVISION}` on: {machine()}.\n\n{body.strip()}\n"
         f"<!-- /bench:{name} -->"
     )
     text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER
