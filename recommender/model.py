@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Any
 
@@ -12,16 +11,11 @@ import numpy.typing as npt
 from ingest.errors import NotFound
 from recommender.explain import history_reasons
 from recommender.foldin import AlsFoldIn, Folded, gramian, mean_fold_in
+from recommender.history import known_positive_rows
 from recommender.scoring import QuantizedScorer
 
 Scored = list[tuple[str, float]]
 Explained = list[tuple[str, float, list[str]]]
-
-# From this many items in a history, looking them up with numpy (a C-level pass for each step)
-# beats a Python loop over them; below it the loop's fixed cost is lower. In-process, after a
-# scoring pass has cycled the CPU caches (ms, loop vs numpy): 10 items 0.020 vs 0.028, 50 items
-# 0.039 vs 0.037, 200 items 0.098 vs 0.070.
-VECTORISED_HISTORY_MIN_ITEMS = 64
 
 
 class Model:
@@ -121,7 +115,7 @@ class Model:
 
     def fold_in(self, user_items: dict[str, float]) -> Folded | None:
         """Fold the user's finite positive weights on known items in; None if there are none."""
-        history = self._history(user_items)
+        history = known_positive_rows(self._item_index, user_items)
         if history is None:
             return None
         indices, weights = history
@@ -130,41 +124,6 @@ class Model:
             return Folded(indices, weights, vector, None, coefficients)
         system = self._foldin.system(indices, weights)
         return Folded(indices, weights, system.user_vector(), system)
-
-    def _history(
-        self, user_items: dict[str, float]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        if len(user_items) >= VECTORISED_HISTORY_MIN_ITEMS:
-            return self._history_vectorised(user_items)
-        # One pass, one dict lookup per item: this runs on every request.
-        get = self._item_index.get
-        indices: list[int] = []
-        weights: list[float] = []
-        for item_id, weight in user_items.items():
-            if 0 < weight < math.inf:  # positive and finite (NaN fails both)
-                index = get(item_id)
-                if index is not None:
-                    indices.append(index)
-                    weights.append(weight)
-        if not indices:
-            return None
-        found = np.array(indices, dtype=np.int64)
-        order = np.argsort(found)  # model item order: the same answer whatever the dict order
-        return found[order], np.array(weights, dtype=np.float64)[order]
-
-    def _history_vectorised(
-        self, user_items: dict[str, float]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
-        # The same as the loop, a C-level pass for each step: ids unknown to the model look up
-        # as None, which a float array holds as NaN.
-        rows = np.array(list(map(self._item_index.get, user_items)), dtype=np.float64)
-        weights = np.fromiter(user_items.values(), dtype=np.float64, count=len(user_items))
-        usable = (weights > 0) & (weights < math.inf) & (rows == rows)  # NaN != NaN
-        if not usable.any():
-            return None
-        found = rows[usable].astype(np.int64)
-        order = np.argsort(found)
-        return found[order], weights[usable][order]
 
     def recommend(
         self,

@@ -7,7 +7,8 @@ import pytest
 
 from recommender.explain import als_contributions, history_reasons, top_reasons
 from recommender.foldin import COMPILED_UPDATE_MAX_ITEMS, AlsFoldIn, gramian
-from recommender.model import VECTORISED_HISTORY_MIN_ITEMS, Model
+from recommender.history import VECTORISED_HISTORY_MIN_ITEMS, known_positive_rows
+from recommender.model import Model
 
 
 def random_factors(n_items: int = 300, n_factors: int = 16, seed: int = 5) -> np.ndarray:
@@ -142,9 +143,12 @@ def test_long_histories_are_looked_up_as_the_short_ones() -> None:
         sorted(int(i[1:]) for i, w in history.items() if i[0] == "i" and 0 < w < np.inf)
     )
 
-    found = model._history(history)
+    found = known_positive_rows(model.item_index, history)
     items = list(history.items())
-    short = [model._history(dict(items[n : n + 20])) for n in range(0, len(items), 20)]
+    short = [
+        known_positive_rows(model.item_index, dict(items[n : n + 20]))
+        for n in range(0, len(items), 20)
+    ]
 
     assert found is not None
     indices, weights = found
@@ -152,8 +156,8 @@ def test_long_histories_are_looked_up_as_the_short_ones() -> None:
     np.testing.assert_array_equal(weights, [history[f"i{n:04d}"] for n in expected])
     looped = np.concatenate([part[0] for part in short if part is not None])
     np.testing.assert_array_equal(np.sort(looped), expected)
-    assert model._history({f"new-{n}": 1.0 for n in range(70)}) is None
-    assert model._history({f"i{n:04d}": -1.0 for n in range(70)}) is None
+    assert known_positive_rows(model.item_index, {f"new-{n}": 1.0 for n in range(70)}) is None
+    assert known_positive_rows(model.item_index, {f"i{n:04d}": -1.0 for n in range(70)}) is None
 
 
 def test_allowed_and_exclude_together_limit_the_candidates() -> None:
