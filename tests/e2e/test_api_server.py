@@ -195,7 +195,12 @@ def _answered(client: socket.socket) -> socket.socket:
     return client
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
+counts_connections_in_proc = pytest.mark.skipif(
+    not Path("/proc/net/tcp").exists(), reason="counts connections in /proc"
+)
+
+
+@counts_connections_in_proc
 def test_keep_alive_connections_are_shared_evenly_between_workers(
     server: tuple[str, Path],
 ) -> None:
@@ -222,7 +227,7 @@ def test_keep_alive_connections_are_shared_evenly_between_workers(
             client.close()
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
+@counts_connections_in_proc
 def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Path]) -> None:
     port, (running, stopped) = _booted(server)
     clients = [_connect_and_ask(port), _connect_and_ask(port)]
@@ -240,7 +245,7 @@ def test_a_stopped_worker_does_not_hold_up_new_connections(server: tuple[str, Pa
             client.close()
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="counts connections in /proc")
+@counts_connections_in_proc
 def test_a_graceful_reload_shares_new_connections_between_the_new_workers(
     server: tuple[str, Path],
 ) -> None:
